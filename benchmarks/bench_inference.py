@@ -1,0 +1,113 @@
+"""Per-frame inference cost of RefDet with cached references vs plain ultralytics YOLOv8n at the same input size.
+
+Why: the design promises that reference-based detection costs about what YOLOv8n costs per frame (target ratio
+<= 1.25), because the DINOv2 encoder runs once per video (set_references), never per frame, and that the per-frame
+cost does not depend on how many reference images (K) were given.
+
+Both sides are timed on a (1, 3, S, S) tensor, eval mode, no grad, including box decoding (ultralytics' eval forward
+decodes boxes too); the full `predict` (letterbox + NMS + un-letterbox) is reported beside it.
+
+    python benchmarks/bench_inference.py --imgsz 320 --reps 30
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from ultralytics.nn.tasks import DetectionModel  # noqa: E402
+
+from refdet_lib.model import build_refdet  # noqa: E402
+
+
+def _sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def interleaved_ms(fns: dict, reps: int, warmup: int = 3) -> dict:
+    """Median ms of each callable, timed in turn within every repetition so machine load hits all of them alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            _sync()
+            t = time.perf_counter()
+            fn()
+            _sync()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def gflops(fn) -> float:
+    """Forward FLOPs counted by torch (deterministic, unlike timings on a shared machine)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    dev_default = "cuda" if torch.cuda.is_available() else "cpu"
+    ap.add_argument("--imgsz", type=int, default=640 if dev_default == "cuda" else 320)
+    ap.add_argument("--support-size", type=int, default=518 if dev_default == "cuda" else 112)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--device", default=dev_default)
+    ap.add_argument("--head-mode", default="dual", choices=["standard", "prototype", "dual"])
+    args = ap.parse_args(argv)
+    dev = torch.device(args.device)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    yolo = DetectionModel("yolov8n.yaml", verbose=False).to(dev).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random init on purpose: timing only
+        model = build_refdet(imgsz=args.imgsz, support_size=args.support_size, head_mode=args.head_mode).to(dev).eval()
+    x = torch.rand(1, 3, args.imgsz, args.imgsz, device=dev)
+    frame = rng.integers(0, 255, (int(args.imgsz * 0.5625), args.imgsz, 3), dtype=np.uint8)  # a 16:9 frame
+    ref_images = lambda k: [rng.integers(0, 255, (96, 80, 3), dtype=np.uint8) for _ in range(k)]
+
+    def refdet_step(refs):
+        out = model(x, refs=refs, std=False)  # what predict() runs
+        model.head.decode_boxes(out["box_dist"], out["anchor_points"], out["stride_tensor"])
+        (out["proto_logits"] if out["proto_logits"] is not None else out["std_logits"]).sigmoid()
+
+    with torch.no_grad():
+        refs1 = model.set_references(ref_images(1))._refs
+        refs5 = model.set_references(ref_images(5))._refs
+        t = interleaved_ms({"yolo": lambda: yolo(x), "k1": lambda: refdet_step(refs1),
+                            "k5": lambda: refdet_step(refs5), "pred5": lambda: model.predict([frame])}, args.reps)
+        t["set5"] = interleaved_ms({"set5": lambda: model.set_references(ref_images(5))}, max(3, args.reps // 5), 1)["set5"]
+        g_yolo, g_ref = gflops(lambda: yolo(x)), gflops(lambda: refdet_step(refs5))
+
+    print(f"device {dev}, imgsz {args.imgsz}, support {args.support_size}, head {args.head_mode}, "
+          f"threads {torch.get_num_threads()}, {args.reps} interleaved reps, median ms")
+    print(f"{'':36}{'ms/frame':>10}{'vs YOLOv8n':>12}")
+    rows = [("ultralytics YOLOv8n (eval forward)", "yolo"), ("RefDet, cached refs, K=1", "k1"),
+            ("RefDet, cached refs, K=5", "k5"), ("RefDet predict() K=5 (+lb, NMS)", "pred5")]
+    for name, k in rows:
+        print(f"{name:36}{t[k]:>10.2f}{t[k] / t['yolo']:>12.2f}")
+    print(f"{'set_references, K=5 (once a video)':36}{t['set5']:>10.2f}")
+    print(f"{'GFLOPs: YOLOv8n / RefDet':36}{g_yolo:>10.2f}{g_ref:>8.2f} ({g_ref / g_yolo:.2f}x)")
+    ratio = t["k1"] / t["yolo"]
+    print(f"ratio RefDet/YOLOv8n = {ratio:.2f} (target <= 1.25: {'OK' if ratio <= 1.25 else 'ABOVE TARGET'}); "
+          f"K=5/K=1 = {t['k5'] / t['k1']:.2f} (should be ~1.00)")
+    return {**t, "ratio": ratio, "gflops_yolo": g_yolo, "gflops_refdet": g_ref}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""refdet_lib: few-shot, reference-based object detection on drone video (YOLOv8n-RefDet).
+
+    from refdet_lib.data import RefDetDataset
+    from refdet_lib.model import build_refdet
+"""
+from . import _env  # noqa: F401  (offline settings first, before ultralytics/timm/albumentations load)
+from .config import (AugmentConfig, DataConfig, LossConfig, LossWeights, ModelConfig, STAGE_PRESETS, TrainConfig,
+                     stage_weights)
+
+__version__ = "0.1.0"
+
+__all__ = ["AugmentConfig", "DataConfig", "LossConfig", "LossWeights", "ModelConfig", "STAGE_PRESETS", "TrainConfig",
+           "stage_weights", "__version__"]

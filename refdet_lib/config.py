@@ -1,0 +1,178 @@
+"""Typed configuration, one dataclass per concern, holding the training guide's defaults.
+
+Every CLI flag of the guide maps to one field here; notebooks build the same objects, so what a learner sets in a
+`parameters` cell is exactly what `refdet train` would use.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation strengths. Every probability can be 0 (the guide's 'disable augmentation' troubleshooting step)."""
+
+    # query frames (box-aware)
+    color_p: float = 0.5          # brightness / contrast / hue-saturation jitter
+    blur_p: float = 0.1           # gaussian or motion blur (drone vibration)
+    affine_p: float = 0.5         # scale / translate / small rotation
+    scale: tuple = (0.75, 1.25)
+    translate: float = 0.1        # fraction of the image size
+    rotate: float = 5.0           # degrees
+    hflip_p: float = 0.5
+    mosaic_p: float = 0.0         # optional, off by default for episodic batches
+    # reference images
+    ref_crop_p: float = 0.5       # crop jitter around the object
+    ref_rotate_p: float = 0.3
+    ref_color_p: float = 0.5
+
+    @classmethod
+    def off(cls) -> "AugmentConfig":
+        """All probabilities 0: the guide's first check when the loss does not decrease."""
+        return cls(color_p=0, blur_p=0, affine_p=0, hflip_p=0, mosaic_p=0, ref_crop_p=0, ref_rotate_p=0, ref_color_p=0)
+
+
+@dataclass
+class DataConfig:
+    data_root: str = "data_samples/train/samples"
+    annotations: str = "data_samples/train/annotations/annotations.json"
+    test_data_root: Optional[str] = None
+    test_annotations: Optional[str] = None
+    imgsz: int = 640                 # query frames are letterboxed to imgsz x imgsz (multiple of 32)
+    support_size: int = 518          # reference images resized for the ViT (multiple of 14)
+    n_shot: int = 3                  # reference images per object
+    n_way: int = 2                   # objects (videos) per episode
+    n_query: int = 4                 # query frames per object per episode
+    n_episodes: int = 100            # episodes per epoch
+    batch_size: int = 4              # stage 1 frames per batch / episodes per optimizer step chunk
+    num_workers: int = 4
+    cache_frames: bool = True        # on-disk frame cache: a second run decodes nothing
+    cache_size: Optional[int] = None  # max frames kept per video (None = every annotated frame)
+    cache_dir: Optional[str] = None  # default: <data_root>/../.refdet_cache
+    negatives_per_video: int = 8     # sampled unannotated frames kept as background negatives
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class ModelConfig:
+    imgsz: int = 640
+    support_size: int = 518          # 518 on GPU as in the guide; 224 or 112 for CPU lessons
+    yolo_scale: str = "n"            # yolov8{n,s,m,...}
+    yolo_weights: Optional[str] = None   # path to an ultralytics yolov8n.pt
+    dino_model: str = "vit_small_patch14_dinov2"
+    dino_weights: Optional[str] = None   # local file for timm's pretrained_cfg_overlay
+    freeze_reference: bool = False
+    reference_fusion: str = "mean"   # how K references of one object are fused: mean | tokens
+    nc_base: int = 80                # standard-branch classes (base / stage 1 classes)
+    embed_dim: int = 128             # prototype / anchor embedding width
+    reg_max: int = 16
+    head_mode: str = "dual"          # standard | prototype | dual
+    num_ref_tokens: int = 16         # patch tokens kept per reference (pooled) for the fusion's attention
+
+
+@dataclass
+class LossWeights:
+    """Weights of the named loss components; a live mapping (the guide's dynamic weighting edits it in place)."""
+
+    bbox: float = 7.5
+    cls: float = 0.5
+    dfl: float = 1.5
+    supcon: float = 1.0
+    cpe: float = 0.5
+    triplet: float = 0.0
+
+    def __getitem__(self, k: str) -> float:
+        return getattr(self, k)
+
+    def __setitem__(self, k: str, v: float) -> None:
+        if k not in self.keys():
+            raise KeyError(f"unknown loss component {k!r}; known: {', '.join(self.keys())}")
+        setattr(self, k, float(v))
+
+    def keys(self):
+        return [f.name for f in fields(self)]
+
+    def items(self):
+        return [(k, getattr(self, k)) for k in self.keys()]
+
+    def as_dict(self) -> dict:
+        return dict(self.items())
+
+
+@dataclass
+class LossConfig:
+    supcon_temperature: float = 0.07
+    cpe_temperature: float = 0.2
+    cpe_iou_threshold: float = 0.6
+    triplet_margin: float = 0.3
+    triplet_batch_hard: bool = True
+    wiou_momentum: float = 0.01      # running mean of L_IoU for WIoU v3's outlier degree
+    tal_topk: int = 10
+    tal_alpha: float = 0.5
+    tal_beta: float = 6.0
+
+
+# The guide's weights for each stage (stage 1: detection only; stage 3: reduced contrastive + triplet).
+STAGE_PRESETS: dict[int, dict[str, float]] = {
+    1: dict(bbox=7.5, cls=0.5, dfl=1.5, supcon=0.0, cpe=0.0, triplet=0.0),
+    2: dict(bbox=7.5, cls=0.5, dfl=1.5, supcon=1.0, cpe=0.5, triplet=0.0),
+    3: dict(bbox=7.5, cls=0.5, dfl=1.5, supcon=0.5, cpe=0.3, triplet=0.2),
+}
+
+
+def stage_weights(stage: int, **overrides: Optional[float]) -> LossWeights:
+    """LossWeights for a stage, with explicit (non-None) overrides on top."""
+    if stage not in STAGE_PRESETS:
+        raise ValueError(f"unknown stage {stage!r}: choose 1, 2 or 3")
+    w = LossWeights(**STAGE_PRESETS[stage])
+    for k, v in overrides.items():
+        if v is not None:
+            w[k] = v
+    return w
+
+
+@dataclass
+class TrainConfig:
+    stage: int = 2
+    epochs: int = 100
+    lr: float = 1e-4
+    weight_decay: float = 0.05
+    gradient_accumulation: int = 1
+    mixed_precision: bool = False
+    checkpoint_dir: str = "./checkpoints"
+    save_interval: int = 5
+    warmup_epochs: float = 1.0
+    grad_clip: float = 10.0
+    lr_mult_reference: float = 0.1   # layer-wise LRs: DINOv2 x0.1, backbone x1, fusion x2, head x2
+    lr_mult_backbone: float = 1.0
+    lr_mult_fusion: float = 2.0
+    lr_mult_head: float = 2.0
+    use_triplet: bool = False
+    triplet_ratio: float = 0.3
+    negative_strategy: str = "mixed"  # background | cross_class | mixed
+    triplet_batch_size: int = 8
+    resume: Optional[str] = None
+    device: str = "auto"             # auto | cpu | cuda | cuda:N
+    seed: int = 0
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass (nested) -> plain dict, for saving next to checkpoints."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def from_dict(cls, d: dict):
+    """Build a dataclass from a dict, ignoring unknown keys (old checkpoints) and rebuilding nested dataclasses."""
+    kw = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name == "augment" and isinstance(v, dict):
+            v = from_dict(AugmentConfig, v)
+        if isinstance(v, list) and f.name == "scale":
+            v = tuple(v)
+        kw[f.name] = v
+    return cls(**kw)

@@ -1,0 +1,147 @@
+"""Episodic, triplet and mixed batch sampling.
+
+An *episode* is a tiny few-shot task: pick `n_way` objects (videos), take `n_query` frames of each, and ask the
+model to find each object from its reference images. Training on thousands of such tasks teaches the model to
+match references rather than to memorise objects, which is what lets it find an object it never saw.
+
+Every sample is drawn from `np.random.default_rng((seed, epoch, index))`, so an episode depends only on those three
+numbers: the same with 0 or 8 DataLoader workers, on one process or split across DDP ranks, and after a resume.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+NEGATIVE_STRATEGIES = ("background", "cross_class", "mixed")
+
+
+@dataclass
+class Episode:
+    videos: list[str]          # the episode's objects; class c = videos[c]
+    indices: list[int]         # dataset indices of the query frames, grouped by class
+    labels: list[int]          # episode class of each query frame
+
+
+class EpisodeSampler:
+    """`n_episodes` episodes per epoch of `n_way` videos x `n_query` frames.
+
+    `neg_fraction` of each object's frames are drawn from its background (unannotated) frames when the dataset has
+    some, so the model also learns to say "not here". With `world_size` > 1 each rank gets every world_size-th
+    episode (a distributed sampler without padding surprises: n_episodes is rounded up to a multiple).
+    """
+
+    def __init__(self, dataset, n_way: int = 2, n_query: int = 4, n_episodes: int = 100, seed: int = 0,
+                 neg_fraction: float = 0.0, rank: int = 0, world_size: int = 1):
+        self.videos = list(dataset.classes)
+        if n_way < 1 or n_query < 1 or n_episodes < 1:
+            raise ValueError(f"n_way, n_query and n_episodes must be >= 1 (got {n_way}, {n_query}, {n_episodes})")
+        if n_way > len(self.videos):
+            raise ValueError(f"n_way={n_way} is larger than the number of videos in {dataset.data_root} "
+                             f"({len(self.videos)})")
+        self.pos = dataset.indices_by_video(positives_only=True)
+        allv = dataset.indices_by_video()
+        self.neg = {v: [i for i in allv[v] if i >= dataset.n_positive] for v in self.videos}
+        empty = [v for v in self.videos if not self.pos[v]]
+        if empty:
+            raise ValueError(f"videos without annotated frames cannot be episode objects: {empty}")
+        self.n_way, self.n_query, self.n_episodes = n_way, n_query, n_episodes
+        self.seed, self.neg_fraction = seed, neg_fraction
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return -(-self.n_episodes // self.world_size)
+
+    def episode(self, index: int, epoch: Optional[int] = None) -> Episode:
+        """The episode with global number `index` of `epoch` (pure function of seed, epoch, index)."""
+        rng = np.random.default_rng((self.seed, self.epoch if epoch is None else epoch, index))
+        vids = [self.videos[i] for i in rng.choice(len(self.videos), self.n_way, replace=False)]
+        indices, labels = [], []
+        for c, v in enumerate(vids):
+            n_neg = int(round(self.n_query * self.neg_fraction)) if self.neg[v] else 0
+            pos = self.pos[v]
+            picks = list(rng.choice(pos, self.n_query - n_neg, replace=len(pos) < self.n_query - n_neg))
+            if n_neg:
+                picks += list(rng.choice(self.neg[v], n_neg, replace=len(self.neg[v]) < n_neg))
+            indices += [int(i) for i in picks]
+            labels += [c] * len(picks)
+        return Episode(vids, indices, labels)
+
+    def __iter__(self):
+        for k in range(len(self)):
+            yield self.episode(k * self.world_size + self.rank)
+
+
+@dataclass
+class TripletSpec:
+    """One triplet: anchor = a reference image of `video`, positive = a crop of that object in `pos_index`,
+    negative = a background crop of `neg_index` (box=None) or the object crop of another video."""
+
+    video: str
+    ref: int
+    pos_index: int
+    pos_box: int
+    neg_index: int
+    neg_kind: str              # "background" | "cross_class"
+    jitter: tuple              # (dx, dy, ds) crop jitter in [-1, 1]
+
+
+class TripletSampler:
+    """Batches of (anchor, positive, negative) triplets with the guide's `negative_strategy`.
+
+    background: the negative is a patch of the same frame's ground, away from the object (teaches object vs clutter);
+    cross_class: the negative is another object (teaches one object vs another); mixed: half and half.
+    """
+
+    def __init__(self, dataset, batch_size: int = 8, negative_strategy: str = "mixed", n_batches: int = 30,
+                 seed: int = 0):
+        if negative_strategy not in NEGATIVE_STRATEGIES:
+            raise ValueError(f"negative_strategy must be one of {NEGATIVE_STRATEGIES}, got {negative_strategy!r}")
+        if negative_strategy != "background" and len(dataset.classes) < 2:
+            raise ValueError("cross_class negatives need at least 2 videos")
+        self.ds = dataset
+        self.batch_size, self.strategy, self.n_batches, self.seed = batch_size, negative_strategy, n_batches, seed
+        self.pos = dataset.indices_by_video(positives_only=True)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def batch(self, index: int, epoch: Optional[int] = None) -> list[TripletSpec]:
+        rng = np.random.default_rng((self.seed, self.epoch if epoch is None else epoch, index, 7))
+        vids = self.ds.classes
+        out = []
+        for _ in range(self.batch_size):
+            v = vids[int(rng.integers(len(vids)))]
+            n_refs = max(1, len(self.ds.ref_paths[v]))
+            pi = int(rng.choice(self.pos[v]))
+            kind = self.strategy if self.strategy != "mixed" else ("background" if rng.random() < 0.5
+                                                                    else "cross_class")
+            if kind == "background":
+                ni = pi
+            else:
+                others = [u for u in vids if u != v]
+                ni = int(rng.choice(self.pos[others[int(rng.integers(len(others)))]]))
+            nb = len(self.ds.boxes(*self.ds.items[pi]))
+            out.append(TripletSpec(v, int(rng.integers(n_refs)), pi, int(rng.integers(max(nb, 1))), ni, kind,
+                                   tuple(float(x) for x in rng.uniform(-1, 1, 3))))
+        return out
+
+
+def mixed_schedule(n_steps: int, triplet_ratio: float, seed: int = 0, epoch: int = 0) -> list[str]:
+    """Which steps of an epoch are triplet batches: exactly round(n_steps * ratio) of them, spread at random."""
+    if not 0.0 <= triplet_ratio <= 1.0:
+        raise ValueError(f"triplet_ratio must be in [0, 1], got {triplet_ratio}")
+    n_tri = int(round(n_steps * triplet_ratio))
+    rng = np.random.default_rng((seed, epoch, 99))
+    kinds = np.array(["episode"] * n_steps, dtype=object)
+    kinds[rng.choice(n_steps, n_tri, replace=False)] = "triplet"
+    return kinds.tolist()

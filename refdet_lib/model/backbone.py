@@ -1,0 +1,124 @@
+"""Query branch: the YOLOv8 backbone + PAN neck, built by ultralytics from its own yolov8.yaml.
+
+We keep every layer of the yaml except the final Detect, so the three neck outputs (P3/8, P4/16, P5/32) feed our fusion
+and head instead. Module names stay `model.<i>.*` exactly as in an ultralytics checkpoint, so a `yolov8n.pt` loads by
+name with no key mapping, and its Detect box/class convs can be reused by our head (see `copy_matching`).
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from ultralytics.nn.tasks import parse_model, yaml_model_load
+from ultralytics.utils.torch_utils import initialize_weights
+
+DETECT_INDEX = 22  # index of the Detect layer in yolov8.yaml; our head plays its role
+
+
+@dataclass
+class LoadReport:
+    """What a by-name copy did: loaded tensors, destination tensors left as they were, source tensors unused."""
+
+    loaded: int = 0
+    missing: list = field(default_factory=list)     # destination keys with no same-shape source tensor
+    mismatched: list = field(default_factory=list)  # same name, different shape (e.g. a head with other classes)
+
+    def __str__(self) -> str:
+        return f"{self.loaded} loaded, {len(self.missing)} missing, {len(self.mismatched)} shape-mismatched"
+
+
+def read_yolo_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """State dict of an ultralytics checkpoint (`yolov8n.pt`: a pickled model under 'ema' or 'model'), or a plain one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"yolo_weights: no such file {str(path)!r} (expected an ultralytics yolov8n.pt)")
+    # ultralytics checkpoints pickle the whole nn.Module, so weights_only=False is required (trusted local file).
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(ckpt, dict) and ("ema" in ckpt or "model" in ckpt):
+        m = ckpt.get("ema") or ckpt.get("model")
+        sd = m.state_dict() if isinstance(m, nn.Module) else m
+    elif isinstance(ckpt, nn.Module):
+        sd = ckpt.state_dict()
+    elif isinstance(ckpt, dict) and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        sd = ckpt
+    else:
+        raise ValueError(f"yolo_weights {str(path)!r}: not an ultralytics checkpoint (no 'model' key, not a state dict)")
+    return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+
+
+def copy_matching(dst: nn.Module, src: dict[str, torch.Tensor], src_prefix: str = "", dst_prefix: str = "") -> LoadReport:
+    """Copy every tensor of `src` whose name (after swapping prefixes) and shape match a tensor of `dst`."""
+    rep = LoadReport()
+    with torch.no_grad():
+        for k, t in dst.state_dict().items():
+            if not k.startswith(dst_prefix):
+                continue
+            sk = src_prefix + k[len(dst_prefix):]
+            if sk not in src:
+                rep.missing.append(k)
+            elif src[sk].shape != t.shape:
+                rep.mismatched.append(k)
+            else:
+                t.copy_(src[sk])  # state_dict tensors share storage with the module's parameters/buffers
+                rep.loaded += 1
+    return rep
+
+
+class YoloBackbone(nn.Module):
+    """YOLOv8 backbone + neck. (B, 3, S, S) in [0, 1] -> [P3 (B, c3, S/8, S/8), P4 (B, c4, S/16, ..), P5 (B, c5, S/32, ..)].
+
+    For scale 'n' the channels are (64, 128, 256).
+    """
+
+    def __init__(self, scale: str = "n"):
+        super().__init__()
+        d = yaml_model_load("yolov8.yaml")  # ultralytics' packaged yaml
+        if scale not in d["scales"]:
+            raise ValueError(f"yolo_scale {scale!r}: choose one of {', '.join(d['scales'])}")
+        d = copy.deepcopy(d)
+        d["scale"] = scale
+        detect = d["head"][-1]
+        self.out_idx = list(detect[0])  # [15, 18, 21]: the layers that fed Detect
+        d["head"] = d["head"][:-1]  # drop Detect
+        self.model, save = parse_model(d, ch=3, verbose=False)
+        self.save = set(save) | set(self.out_idx)
+        initialize_weights(self)  # ultralytics' BN eps/momentum and in-place activations
+        with torch.no_grad():  # learn channels and strides from a tiny probe, so any yaml scale works
+            was = self.training
+            self.eval()
+            feats = self(torch.zeros(1, 3, 64, 64))
+            self.train(was)
+        self.channels = tuple(f.shape[1] for f in feats)
+        self.strides = tuple(64 // f.shape[-1] for f in feats)  # (8, 16, 32)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.shape[-1] % 32 or x.shape[-2] % 32:
+            raise ValueError(f"query size {tuple(x.shape[-2:])} must be a multiple of 32 (strides 8/16/32)")
+        y = []  # outputs kept for later Concat layers (ultralytics' BaseModel._predict_once, minus the extras)
+        for m in self.model:
+            if m.f != -1:
+                x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
+            x = m(x)
+            y.append(x if m.i in self.save else None)
+        return [y[i] for i in self.out_idx]
+
+
+def build_backbone(scale: str = "n", weights: str | Path | dict | None = None) -> YoloBackbone:
+    """YOLOv8 backbone + neck; `weights` = path to an ultralytics .pt (or its state dict), None = random init (warns)."""
+    bb = YoloBackbone(scale)
+    if weights is None:
+        warnings.warn(
+            f"YOLOv8{scale} backbone is randomly initialised (no yolo_weights given): detection quality will be poor "
+            "until trained; pass ModelConfig.yolo_weights='path/to/yolov8n.pt' to start from COCO weights.",
+            UserWarning, stacklevel=2)
+        bb.load_report = None
+    else:
+        sd = weights if isinstance(weights, dict) else read_yolo_checkpoint(weights)
+        bb.load_report = copy_matching(bb, sd)
+        if bb.load_report.loaded == 0:
+            raise ValueError(f"yolo_weights: no tensor matched the YOLOv8{scale} backbone (wrong scale or model?)")
+    return bb

@@ -1,0 +1,236 @@
+"""RefDet: YOLOv8n query branch + DINOv2 reference branch + CHEAF fusion + dual head.
+
+Training calls `model(query, support)` on a batch (contracts.md, "Model"). Inference on a video calls
+`set_references(images)` once (the ViT runs only here) and then `predict(frames)` per frame, which runs backbone,
+fusion and head only: the per-frame cost does not depend on how many reference images were given.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from ultralytics.utils.tal import make_anchors
+
+from ..config import ModelConfig
+from ..data.transforms import boxes_from_letterbox, letterbox, square_resize
+from .backbone import DETECT_INDEX, build_backbone, copy_matching, read_yolo_checkpoint
+from .fusion import CHEAF
+from .head import DualHead, nms_per_class
+from .reference import ReferenceEncoder
+
+
+class RefDet(nn.Module):
+    """Reference-based detector. forward(query (B,3,S,S), support (C,K,3,R,R)) -> dict of raw head outputs."""
+
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        cfg = self.config = config or ModelConfig()
+        if cfg.imgsz % 32:
+            raise ValueError(f"ModelConfig.imgsz {cfg.imgsz} must be a multiple of 32")
+        yolo_sd = read_yolo_checkpoint(cfg.yolo_weights) if cfg.yolo_weights else None
+        self.backbone = build_backbone(cfg.yolo_scale, yolo_sd)
+        ch, self.strides = self.backbone.channels, self.backbone.strides
+        self.reference = ReferenceEncoder(ch, cfg.embed_dim, cfg.support_size, cfg.dino_model, cfg.dino_weights,
+                                          cfg.num_ref_tokens, cfg.reference_fusion, cfg.freeze_reference)
+        self.fusion = CHEAF(ch)
+        self.head = DualHead(ch, self.strides, cfg.nc_base, cfg.reg_max, cfg.embed_dim, cfg.head_mode)
+        self.load_report = None
+        if yolo_sd is not None:  # also reuse Detect's box (and, with 80 classes, class) convs for our head
+            head_rep = copy_matching(self.head, yolo_sd, src_prefix=f"model.{DETECT_INDEX}.", dst_prefix="cv")
+            self.load_report = {"backbone": self.backbone.load_report, "head": head_rep}
+            print(f"yolo_weights {cfg.yolo_weights}: backbone {self.backbone.load_report}; head {head_rep}")
+        self._refs = None  # cached encode_references() output, set by set_references()
+
+    # ------------------------------------------------------------------ training / raw outputs
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode_references(self, support: torch.Tensor) -> dict:
+        """(C, K, 3, R, R) in [0, 1] -> {ref_emb (C,K,D), prototypes (C,D), scale_protos [(C,c_i)], tokens [(C,M,c_i)]}."""
+        if not torch.is_tensor(support):
+            raise TypeError(f"support must be a tensor (C, K, 3, R, R), got {type(support).__name__}")
+        return self.reference(support.to(self.device, torch.float32))
+
+    def forward(self, query: torch.Tensor, support: torch.Tensor | None = None, refs: dict | None = None,
+                std: bool = True) -> dict:
+        """query (B, 3, S, S) in [0, 1]; support (C, K, 3, R, R) or precomputed `refs` (encode_references output).
+
+        Without references (stage 1 base training) the fusion is skipped and the prototype outputs are None.
+        std=False skips the standard (base-class) branch when references are given: std_logits is then None.
+        """
+        if query.ndim != 4 or query.shape[1] != 3:
+            raise ValueError(f"query must be (B, 3, S, S), got {tuple(query.shape)}")
+        if support is not None:
+            refs = self.encode_references(support)
+        feats = self.backbone(query)  # [(B, c_i, S/s_i, S/s_i)]
+        if refs is not None:
+            feats = self.fusion(feats, refs["scale_protos"], refs["tokens"])
+        out = self.head(feats, refs["prototypes"] if refs is not None else None, std=std)
+        anchor_points, stride_tensor = make_anchors(feats, self.strides, 0.5)  # (A, 2), (A, 1)
+        out.update(ref_emb=refs.get("ref_emb") if refs is not None else None,
+                   prototypes=refs["prototypes"] if refs is not None else None,
+                   anchor_points=anchor_points, stride_tensor=stride_tensor,
+                   feat_shapes=[tuple(f.shape[-2:]) for f in feats])
+        return out
+
+    def postprocess(self, out: dict, conf: float = 0.25, iou: float = 0.5, max_det: int = 100) -> list[dict]:
+        """Raw outputs -> per image {boxes (n,4) xyxy in network-input pixels, scores (n,), labels (n,)} (tensors).
+
+        Scores come from the prototype branch when it ran (labels = reference objects), else the standard branch.
+        """
+        boxes = self.head.decode_boxes(out["box_dist"], out["anchor_points"], out["stride_tensor"])  # (B, A, 4)
+        logits = out["proto_logits"] if out["proto_logits"] is not None else out["std_logits"]  # (B, C, A)
+        if logits is None:
+            raise RuntimeError("no class scores: head_mode 'prototype' needs references (call set_references first)")
+        scores = logits.float().sigmoid()
+        return [nms_per_class(boxes[i], scores[i], conf, iou, max_det) for i in range(boxes.shape[0])]
+
+    # ------------------------------------------------------------------ inference on a video
+    def _support_tensor(self, images) -> list[torch.Tensor]:
+        """Any accepted reference input -> list (one per object) of (K, 3, R, R) float tensors in [0, 1]."""
+        r = self.config.support_size
+        if torch.is_tensor(images):
+            t = images if images.ndim == 5 else images.unsqueeze(0)  # (C, K, 3, h, w)
+            if t.ndim != 5 or t.shape[2] != 3:
+                raise ValueError(f"reference tensor must be (K, 3, R, R) or (C, K, 3, R, R), got {tuple(images.shape)}")
+            t = t.float() / 255 if t.dtype == torch.uint8 else t.float()
+            if t.shape[-2:] != (r, r):
+                c, k = t.shape[:2]
+                t = F.interpolate(t.flatten(0, 1), size=(r, r), mode="bilinear", antialias=True,
+                                  align_corners=False).view(c, k, 3, r, r)
+            return list(t)
+        if isinstance(images, np.ndarray):
+            images = [images]
+        if not isinstance(images, Sequence) or len(images) == 0:
+            raise ValueError("references: give a list of RGB uint8 arrays (one object), a list of such lists, or a tensor")
+        objects = images if isinstance(images[0], (list, tuple)) else [images]
+        out = []
+        for c, obj in enumerate(objects):
+            if len(obj) == 0:
+                raise ValueError(f"reference object {c} has no images")
+            ims = []
+            for k, im in enumerate(obj):
+                if not isinstance(im, np.ndarray) or im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
+                    desc = f"{im.dtype} {im.shape}" if isinstance(im, np.ndarray) else type(im).__name__
+                    raise ValueError(f"reference object {c} image {k}: expected an RGB uint8 (H, W, 3) array, got {desc}")
+                ims.append(torch.from_numpy(np.ascontiguousarray(square_resize(im, r))).permute(2, 0, 1))
+            out.append(torch.stack(ims).float() / 255)  # (K, 3, R, R)
+        return out
+
+    @torch.no_grad()
+    def set_references(self, images) -> "RefDet":
+        """Encode reference images once and cache what predict() needs (the ViT never runs per frame).
+
+        images: list of K RGB uint8 arrays (one object), a list of such lists (several objects; K may differ), or a
+        (K, 3, R, R) / (C, K, 3, R, R) tensor in [0, 1] (uint8 tensors are scaled). Labels in predict() index objects.
+        """
+        per_object = self._support_tensor(images)
+        was = self.training
+        self.eval()
+        try:
+            if len({t.shape[0] for t in per_object}) == 1:
+                refs = self.encode_references(torch.stack(per_object))
+            else:  # different K per object: encode one by one, concatenate per object
+                parts = [self.encode_references(t.unsqueeze(0)) for t in per_object]
+                refs = {"ref_emb": None,
+                        "prototypes": torch.cat([p["prototypes"] for p in parts]),
+                        "scale_protos": [torch.cat(s) for s in zip(*(p["scale_protos"] for p in parts))],
+                        # token counts may differ (reference_fusion='tokens'): fusion only needs all tokens together
+                        "tokens": [torch.cat([t.flatten(0, 1) for t in ts]).unsqueeze(0)
+                                   for ts in zip(*(p["tokens"] for p in parts))]}
+        finally:
+            self.train(was)
+        self._refs = refs
+        return self
+
+    def clear_references(self) -> None:
+        self._refs = None
+
+    @property
+    def num_references(self) -> int:
+        """Number of cached reference objects (0 when none)."""
+        return 0 if self._refs is None else int(self._refs["prototypes"].shape[0])
+
+    def _check_frame(self, i: int, f) -> np.ndarray:
+        if not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+            desc = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
+            raise ValueError(f"frame {i}: expected an RGB uint8 (H, W, 3) array, got {desc}")
+        return f
+
+    @torch.no_grad()
+    def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
+                batch_size: int = 16) -> list[dict]:
+        """RGB uint8 frames (any size; one array or a list) -> per frame {boxes (n,4) float32 xyxy original pixels,
+        scores (n,) float32, labels (n,) int64 (index of the cached reference object)}."""
+        if self._refs is None and self.config.head_mode != "standard":
+            raise RuntimeError("predict() needs references: call model.set_references(images) first")
+        if isinstance(frames, np.ndarray) and frames.ndim == 3:
+            frames = [frames]
+        s, dev = self.config.imgsz, self.device
+        dtype = next(self.parameters()).dtype
+        was = self.training
+        self.eval()
+        results = []
+        try:
+            for b0 in range(0, len(frames), batch_size):
+                chunk = [self._check_frame(b0 + i, f) for i, f in enumerate(frames[b0:b0 + batch_size])]
+                lb = [letterbox(f, s) for f in chunk]  # (img (S,S,3), ratio, (pad_left, pad_top))
+                x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2).to(dtype) / 255
+                dets = self.postprocess(self(x, refs=self._refs, std=False), conf, iou, max_det)
+                for f, (_, ratio, pad), d in zip(chunk, lb, dets):
+                    boxes = boxes_from_letterbox(d["boxes"].float().cpu(), ratio, pad, f.shape[:2])
+                    results.append({"boxes": boxes.numpy().astype(np.float32),
+                                    "scores": d["scores"].float().cpu().numpy(),
+                                    "labels": d["labels"].cpu().numpy().astype(np.int64)})
+        finally:
+            self.train(was)
+        return results
+
+    # ------------------------------------------------------------------ introspection
+    def component_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per component for layer-wise learning rates. The reference projections are new layers, so they
+        go with the fusion (higher LR), not with the pretrained ViT."""
+        vit = set(id(p) for p in self.reference.vit.parameters())
+        return {"reference": list(self.reference.vit.parameters()),
+                "backbone": list(self.backbone.parameters()),
+                "fusion": list(self.fusion.parameters()) + [p for p in self.reference.parameters() if id(p) not in vit],
+                "head": list(self.head.parameters())}
+
+    def parameter_report(self, verbose: bool = True) -> dict[str, dict[str, int]]:
+        """Parameters per component (total and trainable); prints a table when verbose."""
+        vit = set(id(p) for p in self.reference.vit.parameters())
+        rows = {
+            f"reference encoder ({self.config.dino_model})": list(self.reference.vit.parameters()),
+            "reference projections": [p for p in self.reference.parameters() if id(p) not in vit],
+            f"backbone + neck (YOLOv8{self.config.yolo_scale})": list(self.backbone.parameters()),
+            "fusion (CHEAF)": list(self.fusion.parameters()),
+            f"head ({self.config.head_mode})": list(self.head.parameters()),
+        }
+        rep = {k: {"params": sum(p.numel() for p in v), "trainable": sum(p.numel() for p in v if p.requires_grad)}
+               for k, v in rows.items()}
+        rep["total"] = {k: sum(r[k] for r in rep.values()) for k in ("params", "trainable")}
+        rep["total per frame (cached references)"] = {
+            k: rep["total"][k] - rep[f"reference encoder ({self.config.dino_model})"][k]
+            - rep["reference projections"][k] for k in ("params", "trainable")}
+        if verbose:
+            w = max(map(len, rep)) + 2
+            print(f"{'component':<{w}}{'params':>12}{'trainable':>12}")
+            for k, r in rep.items():
+                print(f"{k:<{w}}{r['params']:>12,}{r['trainable']:>12,}")
+        return rep
+
+
+def build_refdet(config: ModelConfig | None = None, **overrides) -> RefDet:
+    """RefDet from a ModelConfig (default: the guide's) with field overrides, e.g. build_refdet(imgsz=320)."""
+    cfg = config or ModelConfig()
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    bad = sorted(set(overrides) - names)
+    if bad:
+        raise TypeError(f"unknown ModelConfig field(s): {', '.join(bad)}; known: {', '.join(sorted(names))}")
+    return RefDet(dataclasses.replace(cfg, **overrides))

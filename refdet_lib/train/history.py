@@ -1,0 +1,76 @@
+"""The training record: `history.csv` (one row per epoch), `training.log` (the guide's parse_logs.py reads it) and
+the experiments table in the runs folder (the guide's "document your experiments", done for the user)."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Optional
+
+from .checkpoint import atomic_write_text
+
+COMPONENTS = ("bbox", "cls", "dfl", "supcon", "cpe", "triplet")
+COLUMNS = (["epoch", "train_loss"] + [f"train_{c}" for c in COMPONENTS] + ["val_loss"] +
+           [f"val_{c}" for c in COMPONENTS] + ["lr", "seconds", "skipped_steps", "triplet_steps"])
+
+
+class History:
+    """Rows of per-epoch metrics, rewritten atomically to history.csv after every epoch."""
+
+    def __init__(self, run_dir: str | Path, rows: Optional[list[dict]] = None):
+        self.run_dir = Path(run_dir)
+        self.rows: list[dict] = list(rows or [])
+
+    def append(self, row: dict) -> None:
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS})
+        atomic_write_text(buf.getvalue(), self.run_dir / "history.csv")
+
+    def log(self, text: str) -> None:
+        with open(self.run_dir / "training.log", "a") as f:
+            f.write(text.rstrip("\n") + "\n")
+
+    def best(self, key: str = "val_loss") -> Optional[dict]:
+        rows = [r for r in self.rows if r.get(key) is not None]
+        return min(rows, key=lambda r: r[key]) if rows else None
+
+
+def read_history(path: str | Path):
+    """history.csv (or its run folder) -> pandas DataFrame."""
+    import pandas as pd
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "history.csv"
+    if not p.exists():
+        raise FileNotFoundError(f"no history.csv at {p}")
+    return pd.read_csv(p)
+
+
+def append_experiment(runs_root: str | Path, row: dict) -> Path:
+    """One row per run in <runs_root>/experiments.csv (created with a header the first time)."""
+    path = Path(runs_root) / "experiments.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    row = {"date": time.strftime("%Y-%m-%d %H:%M"), **row}
+    new = not path.exists()
+    if not new:
+        with open(path) as f:
+            header = next(csv.reader(f), [])
+        if header != list(row):
+            new_keys = header + [k for k in row if k not in header]
+            import pandas as pd
+            df = pd.read_csv(path)
+            df = pd.concat([df, pd.DataFrame([row])], ignore_index=True)[new_keys]
+            atomic_write_text(df.to_csv(index=False), path)
+            return path
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    return path

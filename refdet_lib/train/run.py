@@ -1,0 +1,169 @@
+"""Build everything a training run needs from the four configs, and run it (what `refdet train` calls).
+
+Also `demo`: the README's main job (brief stage 2 on data_samples/train, evaluation on the novel objects of
+data_samples/test), and the multi-process set-up for `torchrun --nproc_per_node N -m refdet_lib.cli train ...`.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..config import DataConfig, LossConfig, LossWeights, ModelConfig, TrainConfig, from_dict, stage_weights
+from ..data import (Augmenter, EpisodeCollator, EpisodeDataset, EpisodeSampler, RefDetDataset, TripletDataset,
+                    TripletSampler, make_loader)
+from .checkpoint import load_checkpoint
+from .history import append_experiment
+from .trainer import Callback, Trainer, select_device
+
+# model fields that define tensor shapes: a resumed run keeps the checkpoint's
+ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
+               "num_ref_tokens", "reference_fusion")
+
+
+def init_distributed() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size) from torchrun's environment; gloo on the CPU, nccl on GPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 0, 1
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    return torch.distributed.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), world
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: int = 1, verbose: bool = True):
+    """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format."""
+    kw = dict(cache_frames=data.cache_frames, cache_size=data.cache_size, frame_size=data.imgsz,
+              cache_dir=data.cache_dir, n_shot=data.n_shot, verbose=verbose)
+    ds = RefDetDataset(data.data_root, data.annotations, mode="train",
+                       negatives_per_video=data.negatives_per_video, **kw)
+    if data.n_way > len(ds.classes):
+        raise ValueError(f"--n_way {data.n_way} is larger than the number of videos in {data.data_root} "
+                         f"({len(ds.classes)})")
+    aug = Augmenter(data.augment)
+    col = EpisodeCollator(data.imgsz, data.support_size, data.n_shot, aug if aug.enabled else None, ds.class_to_idx)
+    sampler = EpisodeSampler(ds, data.n_way, data.n_query, data.n_episodes, seed=train.seed, neg_fraction=0.25,
+                             rank=rank, world_size=world)
+    train_eps = EpisodeDataset(ds, sampler, col)
+    val_eps = None
+    if data.test_data_root:
+        vds = RefDetDataset(data.test_data_root, data.test_annotations, mode="val", **kw)
+        vcol = EpisodeCollator(data.imgsz, data.support_size, data.n_shot, None, vds.class_to_idx)
+        n_val = max(4, data.n_episodes // 5)
+        vs = EpisodeSampler(vds, min(data.n_way, len(vds.classes)), data.n_query, n_val, seed=12345, rank=rank,
+                            world_size=world)
+        val_eps = EpisodeDataset(vds, vs, vcol)
+    tri = None
+    if train.use_triplet:
+        tri = TripletDataset(ds, TripletSampler(ds, train.triplet_batch_size, train.negative_strategy,
+                                                n_batches=max(1, data.n_episodes), seed=train.seed),
+                             data.support_size, aug if aug.enabled else None)
+    return ds, train_eps, val_eps, tri
+
+
+def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, weights: LossWeights,
+                 loss_cfg: Optional[LossConfig] = None, callbacks: Optional[list[Callback]] = None,
+                 verbose: bool = True) -> Trainer:
+    """Train as `refdet train` does; returns the Trainer (its history, run folder, model)."""
+    from ..losses import Criterion
+    from ..model import RefDet
+
+    rank, local_rank, world = init_distributed()
+    if world > 1 and torch.cuda.is_available():
+        train = replace(train, device=f"cuda:{local_rank}")
+    device = select_device(train.device)
+    seed_everything(train.seed)
+    loss_cfg = loss_cfg or LossConfig()
+    if train.use_triplet and weights.triplet == 0:
+        weights.triplet = 0.2
+        if rank == 0 and verbose:
+            print("--use_triplet with triplet weight 0: using the guide's stage-3 triplet weight 0.2")
+
+    ckpt = load_checkpoint(train.resume) if train.resume else None
+    if ckpt is not None:
+        saved = from_dict(ModelConfig, ckpt.get("config", {}).get("model", {}))
+        for f in ARCH_FIELDS:
+            setattr(model_cfg, f, getattr(saved, f))
+        data.support_size = model_cfg.support_size
+
+    ds, train_eps, val_eps, tri = build_datasets(data, train, rank, world, verbose=verbose and rank == 0)
+    if train.stage == 1 and ckpt is None:
+        model_cfg.nc_base = len(ds.classes)  # base classes = the training videos' objects
+    with warnings.catch_warnings():
+        if rank != 0:
+            warnings.simplefilter("ignore")
+        model = RefDet(model_cfg).to(device)
+    if train.stage == 1 and ckpt is None and model_cfg.nc_base != len(ds.classes):
+        raise ValueError("stage 1 needs nc_base == number of training classes")
+
+    criterion = Criterion(weights, loss_cfg, reg_max=model_cfg.reg_max).to(device)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+    nw = data.num_workers
+    trainer = Trainer(net, criterion, make_loader(train_eps, nw), train,
+                      val_loader=make_loader(val_eps, min(nw, 2)) if val_eps is not None else None,
+                      triplet_loader=make_loader(tri, min(nw, 2)) if tri is not None else None,
+                      configs={"data": data, "model": model_cfg, "loss_weights": weights, "loss": loss_cfg},
+                      callbacks=callbacks, rank=rank, world_size=world, verbose=verbose)
+    if ckpt is not None:
+        trainer.resume(train.resume)
+    t0 = time.time()
+    trainer.fit()
+    if rank == 0:
+        best = trainer.history.best("val_loss" if val_eps is not None else "train_loss")
+        append_experiment(Path(train.checkpoint_dir).parent, {
+            "run": Path(train.checkpoint_dir).name, "stage": train.stage, "epochs": train.epochs, "lr": train.lr,
+            "n_way": data.n_way, "n_query": data.n_query, "n_episodes": data.n_episodes, "imgsz": data.imgsz,
+            "weights": " ".join(f"{k}={v:g}" for k, v in weights.items()),
+            "best_epoch": best["epoch"] if best else None,
+            "best_val_loss": best.get("val_loss") if best else None,
+            "best_train_loss": best.get("train_loss") if best else None,
+            "minutes": round((time.time() - t0) / 60, 2)})
+    if world > 1:
+        torch.distributed.barrier()
+    return trainer
+
+
+DEMO = dict(data_root="data_samples/train/samples", annotations="data_samples/train/annotations/annotations.json",
+            test_data_root="data_samples/test/samples",
+            test_annotations="data_samples/test/annotations/annotations.json")
+
+
+def demo(args) -> int:
+    """The README's main job: brief stage-2 training on data_samples/, then 1- and 3-shot evaluation."""
+    from ..evaluate import evaluate_checkpoint
+
+    root = Path.cwd()
+    for k in ("data_root", "annotations", "test_data_root", "test_annotations"):
+        if not (root / DEMO[k]).exists():
+            raise FileNotFoundError(f"{DEMO[k]} not found: run `refdet demo` from the project root")
+    out = Path(args.out)
+    data = DataConfig(**DEMO, imgsz=320, support_size=112, n_way=2, n_query=4, n_episodes=20, num_workers=2)
+    model = ModelConfig(imgsz=320, support_size=112)
+    train = TrainConfig(stage=2, epochs=args.epochs, lr=1e-3, checkpoint_dir=str(out), save_interval=1,
+                        warmup_epochs=0.5)
+    print(f"Stage 2 on {DEMO['data_root']} for {args.epochs} epoch(s) at imgsz 320 (CPU-sized demo)")
+    run_training(data, model, train, stage_weights(2))
+    res = evaluate_checkpoint(out / "best_model.pt", DEMO["test_data_root"], DEMO["test_annotations"],
+                              shots=(1, 3), out_dir=out / "eval")
+    print(f"\nCheckpoints: {out}  (best_model.pt, last.pt, history.csv, training.log)")
+    print(f"Evaluation:  {out / 'eval'}  (metrics.json, plots)")
+    return 0

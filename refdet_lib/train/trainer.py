@@ -1,0 +1,410 @@
+"""The training loop for stages 1, 2 and 3.
+
+One `Trainer` serves all three stages; what differs is data (stage 1: every frame labelled with its base class;
+stages 2/3: episodes), the loss weights (`STAGE_PRESETS`) and, for stage 3, the checkpoint it starts from.
+
+What the loop guarantees:
+- layer-wise learning rates (reference encoder x0.1, backbone x1, fusion x2, head x2), linear warm-up then cosine;
+- AMP with GradScaler on CUDA (`mixed_precision`), bf16 autocast on the CPU when asked, said once;
+- gradient accumulation and clipping; a guard that skips (and counts) steps whose loss or gradients are not finite;
+- `history.csv`, `training.log`, `checkpoint_epoch_N.pt`, `last.pt`, `best_model.pt`, `config.json` in the run
+  folder, all written atomically; Ctrl-C keeps `last.pt` (the last finished epoch) and saves `interrupted.pt`;
+- resume restores model, optimizer, scheduler, scaler, RNG states and epoch: 2 epochs + resume to 4 gives the same
+  weights as 4 unbroken epochs on the CPU.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..config import DataConfig, LossWeights, ModelConfig, TrainConfig, to_dict
+from ..data.sampling import mixed_schedule
+from .checkpoint import atomic_save, atomic_write_text, load_checkpoint, rng_state, set_rng_state
+from .history import COMPONENTS, History
+
+# parameter-name prefix -> TrainConfig multiplier attribute (the guide's layer-wise learning rates)
+LR_GROUPS = (("reference", "lr_mult_reference"), ("backbone", "lr_mult_backbone"), ("fusion", "lr_mult_fusion"),
+             ("head", "lr_mult_head"))
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """auto -> CUDA when there is one, else the CPU, without a word (CPU is a normal place to learn)."""
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+    return dev
+
+
+def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups per component x (decay | no decay); biases and norm weights get no weight decay.
+
+    Components come from `model.component_parameters()` (RefDet puts the new reference projections with the
+    fusion, so only the pretrained ViT gets the x0.1 rate); other modules are grouped by parameter-name prefix.
+    """
+    if hasattr(model, "component_parameters"):
+        comps = model.component_parameters()
+    else:
+        comps = {}
+        for name, p in model.named_parameters():
+            comps.setdefault(next((g for g, _ in LR_GROUPS if name.startswith(g)), "head"), []).append(p)
+    mult = dict(LR_GROUPS)
+    out = []
+    for comp, ps in comps.items():
+        for decay in (True, False):
+            sel = [p for p in ps if p.requires_grad and (p.ndim > 1) == decay]
+            if not sel:
+                continue
+            m = getattr(cfg, mult[comp])
+            out.append({"params": sel, "lr": cfg.lr * m, "initial_lr": cfg.lr * m,
+                        "weight_decay": cfg.weight_decay if decay else 0.0,
+                        "name": f"{comp}{'' if decay else '_no_decay'}"})
+    return out
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int, final_ratio: float = 0.01) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if warmup_steps and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return f
+
+
+class Callback:
+    """Hooks for notebooks and recipes (live curves, the guide's dynamic loss weighting, ...)."""
+
+    def on_train_begin(self, trainer): ...
+    def on_epoch_begin(self, trainer, epoch: int): ...
+    def on_step_end(self, trainer, step: int, components: dict): ...
+    def on_epoch_end(self, trainer, epoch: int, row: dict): ...
+    def on_train_end(self, trainer): ...
+
+
+class LambdaCallback(Callback):
+    """Callback from plain functions: LambdaCallback(on_epoch_end=lambda tr, epoch, row: ...)."""
+
+    def __init__(self, **fns):
+        for k, f in fns.items():
+            if not hasattr(Callback, k):
+                raise ValueError(f"unknown callback hook {k!r}")
+            setattr(self, k, f)
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    nb = device.type == "cuda"
+    return {k: (v.to(device, non_blocking=nb) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+class Trainer:
+    """Runs epochs of a model + criterion over episode (and triplet) loaders, writing the run folder.
+
+    Args:
+        model: a RefDet (or DDP-wrapped RefDet).
+        criterion: `refdet_lib.losses.Criterion`; its `.weights` is the live LossWeights mapping.
+        train_loader / val_loader: DataLoaders of collated batches (docs/contracts.md); val optional.
+        triplet_loader: DataLoader of triplet batches, used when `cfg.use_triplet`.
+        configs: dict of the DataConfig / ModelConfig / LossWeights used, saved with every checkpoint.
+    """
+
+    def __init__(self, model, criterion, train_loader, cfg: TrainConfig, val_loader=None, triplet_loader=None,
+                 configs: Optional[dict] = None, callbacks: Optional[list[Callback]] = None, rank: int = 0,
+                 world_size: int = 1, verbose: bool = True):
+        self.model, self.criterion, self.cfg = model, criterion, cfg
+        self.train_loader, self.val_loader, self.triplet_loader = train_loader, val_loader, triplet_loader
+        self.configs = configs or {}
+        self.callbacks = list(callbacks or [])
+        self.rank, self.world_size = rank, world_size
+        self.is_main = rank == 0
+        self.verbose = verbose and self.is_main
+        self.device = next(model.parameters()).device
+        self.run_dir = Path(cfg.checkpoint_dir)
+        self.history = History(self.run_dir)
+        self.epoch = 0                      # last finished epoch
+        self.best_val = float("inf")
+        self.skipped_steps = 0
+        self.stop_training = False          # a callback may set it (early stopping)
+        self.loss_fn = criterion            # the guide's recipes say `self.loss_fn.weights[...]`
+
+        self.optimizer = torch.optim.AdamW(param_groups(self.raw_model, cfg), lr=cfg.lr,
+                                           weight_decay=cfg.weight_decay)
+        self.steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.gradient_accumulation))
+        total = self.steps_per_epoch * cfg.epochs
+        warm = int(round(self.steps_per_epoch * cfg.warmup_epochs))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total, min(warm, total)))
+
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = None
+        if cfg.mixed_precision:
+            if cuda:
+                self.amp_dtype = torch.float16
+            elif self.device.type == "cpu":
+                self.amp_dtype = torch.bfloat16
+                self._say("mixed precision on the CPU: bfloat16 autocast (no GradScaler needed)")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.mixed_precision)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def raw_model(self):
+        return getattr(self.model, "module", self.model)
+
+    def _say(self, msg: str) -> None:
+        if self.verbose:
+            tqdm.write(msg)
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _cb(self, hook: str, *args):
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def _reduce(self, d: dict) -> dict:
+        if self.world_size == 1:
+            return d
+        keys = sorted(d)
+        t = torch.tensor([float(d[k]) for k in keys], device=self.device)
+        torch.distributed.all_reduce(t)
+        return {k: v / self.world_size for k, v in zip(keys, t.tolist())}
+
+    # ------------------------------------------------------------------ one batch
+    def episode_loss(self, batch: dict):
+        batch = _to(batch, self.device)
+        with self._autocast():  # stage 1 is base detection: no references, no fusion
+            out = self.model(batch["query"], batch["support"] if self.cfg.stage != 1 else None)
+        return self.criterion(out, batch, stage=self.cfg.stage)
+
+    def triplet_loss(self, batch: dict):
+        """Dedicated triplet batch: anchor = reference photo, positive = the object cut from a frame, negative =
+        background or another object, all embedded by the reference encoder."""
+        batch = _to(batch, self.device)
+        m = self.raw_model
+        with self._autocast():
+            # (T, 3, R, R) -> (T, 1, 3, R, R): each image is its own one-shot "object"; ref_emb (T, 1, D)
+            emb = [m.encode_references(batch[k][:, None])["ref_emb"][:, 0] for k in ("anchor", "positive",
+                                                                                       "negative")]
+        t = self.criterion.triplet_from_embeddings(*[e.float() for e in emb])
+        w = self.criterion.weights["triplet"]
+        comps = {k: torch.zeros((), device=self.device) for k in COMPONENTS}
+        comps["triplet"] = t.detach()
+        return w * t, comps
+
+    def _backward_step(self, loss: torch.Tensor, do_step: bool) -> bool:
+        """Backward (scaled, accumulated) and, on the last micro-batch, clip + step. False if the step was skipped."""
+        if not torch.isfinite(loss):
+            self.optimizer.zero_grad(set_to_none=True)
+            return False
+        self.scaler.scale(loss / self.cfg.gradient_accumulation).backward()
+        if not do_step:
+            return True
+        self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.cfg.grad_clip)
+        if not torch.isfinite(norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.update()
+            return False
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        return True
+
+    # ------------------------------------------------------------------ epochs
+    def _set_epoch(self, epoch: int) -> None:
+        for ld in (self.train_loader, self.triplet_loader):
+            if ld is not None and hasattr(ld.dataset, "set_epoch"):
+                ld.dataset.set_epoch(epoch)
+
+    def train_epoch(self, epoch: int) -> dict:
+        self.model.train()
+        self._set_epoch(epoch)
+        n = len(self.train_loader)
+        kinds = (mixed_schedule(n, self.cfg.triplet_ratio, self.cfg.seed, epoch)
+                 if self.cfg.use_triplet and self.triplet_loader is not None else ["episode"] * n)
+        tri_iter = iter(self.triplet_loader) if "triplet" in kinds else None
+        sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
+        counted, skipped, tri_steps = 0, 0, 0
+        bar = tqdm(self.train_loader, total=n, desc=f"Episode [{epoch}/{self.cfg.epochs}]", disable=not self.verbose,
+                   leave=True, file=sys.stdout, dynamic_ncols=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(bar):
+            if kinds[i] == "triplet":
+                try:
+                    tb = next(tri_iter)
+                except StopIteration:
+                    tri_iter = iter(self.triplet_loader)
+                    tb = next(tri_iter)
+                loss, comps = self.triplet_loss(tb)
+                tri_steps += 1
+            else:
+                loss, comps = self.episode_loss(batch)
+            loss = self._inject(loss, epoch, i)
+            do_step = (i + 1) % self.cfg.gradient_accumulation == 0 or i + 1 == n
+            if not self._backward_step(loss, do_step):
+                skipped += 1
+                self.skipped_steps += 1
+                self._say(f"  step {i + 1}: non-finite loss or gradients, step skipped "
+                          f"({self.skipped_steps} so far)")
+                continue
+            counted += 1
+            sums["loss"] += float(loss.detach())
+            for k in COMPONENTS:
+                sums[k] += float(comps[k])
+            if self.verbose:
+                bar.set_postfix_str(" | ".join([f"Loss: {sums['loss'] / counted:.4f}"] +
+                                               [f"{k}: {sums[k] / counted:.4f}" for k in COMPONENTS
+                                                if self.criterion.weights[k] > 0]))
+            self._cb("on_step_end", i, comps)
+        bar.close()
+        avg = {k: v / max(counted, 1) for k, v in sums.items()}
+        avg = self._reduce(avg)
+        avg.update(skipped=skipped, triplet_steps=tri_steps)
+        return avg
+
+    def _inject(self, loss, epoch, i):
+        """Test hook: `trainer.inject_nonfinite = {(epoch, step), ...}` turns those losses into NaN."""
+        bad = getattr(self, "inject_nonfinite", None)
+        if bad and (epoch, i) in bad:
+            return loss * float("nan")
+        return loss
+
+    @torch.no_grad()
+    def validate(self) -> Optional[dict]:
+        if self.val_loader is None:
+            return None
+        self.model.eval()
+        sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
+        n = 0
+        for batch in self.val_loader:
+            loss, comps = self.episode_loss(batch)
+            if not torch.isfinite(loss):
+                continue
+            n += 1
+            sums["loss"] += float(loss)
+            for k in COMPONENTS:
+                sums[k] += float(comps[k])
+        return self._reduce({k: v / max(n, 1) for k, v in sums.items()})
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self, epoch: int) -> dict:
+        return {
+            "model_state_dict": self.raw_model.state_dict(),
+            "optimizer_state_dict": self.optimizer.state_dict(),
+            "scheduler_state_dict": self.scheduler.state_dict(),
+            "scaler_state_dict": self.scaler.state_dict(),
+            "criterion_state_dict": self.criterion.state_dict(),
+            "rng_state": rng_state(),
+            "epoch": epoch,
+            "stage": self.cfg.stage,
+            "best_val": self.best_val,
+            "skipped_steps": self.skipped_steps,
+            "loss_weights": self.criterion.weights.as_dict(),
+            "config": {**{k: to_dict(v) for k, v in self.configs.items()}, "train": to_dict(self.cfg)},
+            "history": self.history.rows,
+        }
+
+    def save(self, name: str, epoch: int) -> Optional[Path]:
+        if not self.is_main:
+            return None
+        return atomic_save(self.state(epoch), self.run_dir / name)
+
+    def resume(self, path: str | Path) -> None:
+        """Continue from a checkpoint: same stage -> everything restored, next epoch; stage 2 -> 3: weights only."""
+        ckpt = load_checkpoint(path, map_location=self.device)
+        missing, unexpected = self.raw_model.load_state_dict(ckpt["model_state_dict"], strict=False)
+        if missing or unexpected:
+            warnings.warn(f"{path}: {len(missing)} missing and {len(unexpected)} unexpected model tensors")
+        if ckpt.get("stage", self.cfg.stage) != self.cfg.stage:
+            self._say(f"Fine-tuning from stage-{ckpt.get('stage')} checkpoint {path} (weights only, epoch 1)")
+            return
+        self.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
+        # a longer run (the guide's curriculum: --epochs 60 after 30) re-plans the schedule from here
+        sched = ckpt["scheduler_state_dict"]
+        self.scheduler.load_state_dict(sched)
+        self.scheduler.lr_lambdas = [warmup_cosine(self.steps_per_epoch * self.cfg.epochs,
+                                                   min(int(round(self.steps_per_epoch * self.cfg.warmup_epochs)),
+                                                       self.steps_per_epoch * self.cfg.epochs))]
+        if ckpt.get("scaler_state_dict"):
+            self.scaler.load_state_dict(ckpt["scaler_state_dict"])
+        if ckpt.get("criterion_state_dict"):
+            self.criterion.load_state_dict(ckpt["criterion_state_dict"])
+        set_rng_state(ckpt["rng_state"])
+        self.epoch = int(ckpt["epoch"])
+        self.best_val = float(ckpt.get("best_val", float("inf")))
+        self.skipped_steps = int(ckpt.get("skipped_steps", 0))
+        self.history.rows = [r for r in ckpt.get("history", []) if r["epoch"] <= self.epoch]
+        self._say(f"Resumed from {path}: epoch {self.epoch} done, continuing to {self.cfg.epochs}")
+
+    # ------------------------------------------------------------------ the run
+    def fit(self) -> History:
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            cfg = {**{k: to_dict(v) for k, v in self.configs.items()}, "train": to_dict(self.cfg)}
+            atomic_write_text(json.dumps(cfg, indent=2, default=str), self.run_dir / "config.json")
+        self._cb("on_train_begin")
+        epoch = self.epoch
+        try:
+            for epoch in range(self.epoch + 1, self.cfg.epochs + 1):
+                if self.stop_training:
+                    break
+                self._cb("on_epoch_begin", epoch)
+                self._say(f"\n{'=' * 60}\nEpoch {epoch}/{self.cfg.epochs}\n{'=' * 60}")
+                t0 = time.time()
+                tr = self.train_epoch(epoch)
+                va = self.validate()
+                secs = time.time() - t0
+                row = {"epoch": epoch, "train_loss": tr["loss"], **{f"train_{k}": tr[k] for k in COMPONENTS},
+                       "val_loss": va["loss"] if va else None,
+                       **{f"val_{k}": (va[k] if va else None) for k in COMPONENTS},
+                       "lr": self.optimizer.param_groups[0]["lr"] / self._mult0(), "seconds": round(secs, 3),
+                       "skipped_steps": tr["skipped"], "triplet_steps": tr["triplet_steps"]}
+                key = row["val_loss"] if va else row["train_loss"]
+                improved = key < self.best_val
+                self.epoch = epoch
+                lines = [f"Epoch {epoch} Summary ({secs:.2f}s):", f"  Train Loss: {tr['loss']:.4f}"]
+                if va:
+                    lines.append(f"  Val Loss: {va['loss']:.4f}")
+                if improved:
+                    self.best_val = key
+                    lines.append("  ✓ New best model!")
+                if tr["skipped"]:
+                    lines.append(f"  ! {tr['skipped']} step(s) skipped: non-finite loss or gradients")
+                if self.is_main:
+                    self.history.append(row)
+                    save_epoch = epoch % self.cfg.save_interval == 0 or epoch == self.cfg.epochs or epoch == 1
+                    if save_epoch:
+                        p = self.save(f"checkpoint_epoch_{epoch}.pt", epoch)
+                        lines.append(f"Saved checkpoint: {p}")
+                    if improved:
+                        p = self.save("best_model.pt", epoch)
+                        lines.append(f"Saved best model: {p}")
+                    self.save("last.pt", epoch)
+                    self.history.log("\n".join(lines))
+                self._say("\n".join(lines))
+                self._cb("on_epoch_end", epoch, row)
+        except KeyboardInterrupt:
+            if self.is_main:
+                p = self.save("interrupted.pt", self.epoch)
+                self._say(f"\nInterrupted during epoch {epoch}. last.pt holds epoch {self.epoch} (resume with "
+                          f"--resume {self.run_dir / 'last.pt'}); the partial epoch's weights are in {p}.")
+            raise
+        finally:
+            self._cb("on_train_end")
+        return self.history
+
+    def _mult0(self) -> float:
+        g = self.optimizer.param_groups[0]
+        return g["initial_lr"] / self.cfg.lr if self.cfg.lr else 1.0

@@ -1,0 +1,35 @@
+"""Shared fixtures: small real datasets written by the package's own generator (real mp4 files, real JPEGs)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import refdet_lib  # noqa: F401  (applies the offline settings)
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    """3 videos x 24 frames at 320x180: the smallest dataset the pipeline is exercised on."""
+    from refdet_lib.data.synthetic import generate_dataset
+
+    out = tmp_path_factory.mktemp("tiny") / "train"
+    generate_dataset(out, n_videos=3, n_frames=24, seed=3, width=320, height=180)
+    return out
+
+
+@pytest.fixture
+def tiny_copy(tiny_root, tmp_path) -> Path:
+    """A private copy of the tiny dataset, free to break."""
+    dst = tmp_path / "train"
+    shutil.copytree(tiny_root, dst, ignore=shutil.ignore_patterns(".refdet_cache"))
+    return dst
+
+
+def paths(root: Path) -> tuple[Path, Path]:
+    return root / "samples", root / "annotations" / "annotations.json"

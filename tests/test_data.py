@@ -1,0 +1,314 @@
+"""The dataset format end to end: validation errors, frame cache, dataset API, sampling, augmentation, collate."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, paths
+from refdet_lib.config import AugmentConfig
+from refdet_lib.data import (DECODE_STATS, Augmenter, DatasetError, EpisodeCollator, EpisodeDataset, EpisodeSampler,
+                             FrameCache, RefDetDataset, TripletDataset, TripletSampler, iter_frames, letterbox,
+                             mixed_schedule, read_frame, validate_dataset)
+from refdet_lib.data.transforms import boxes_from_letterbox, boxes_to_letterbox
+
+
+# ---------------------------------------------------------------------------------------------- validation
+def test_clean_dataset_validates(tiny_root):
+    anns, summary = validate_dataset(*paths(tiny_root))
+    assert summary.videos == 3 and summary.boxes > 0
+    assert summary.frames_total == 3 * 24
+    assert "box size" in str(summary) and "video_id" in str(summary)
+
+
+def _load(root):
+    return json.loads(paths(root)[1].read_text())
+
+
+def _save(root, data):
+    paths(root)[1].write_text(json.dumps(data) if not isinstance(data, str) else data)
+
+
+def _first_box(data):
+    return data[0]["annotations"][0]["bboxes"][0]
+
+
+def _problems(root):
+    with pytest.raises(DatasetError) as e:
+        validate_dataset(*paths(root))
+    return e.value.problems, str(e.value)
+
+
+def test_invalid_json_names_file_and_position(tiny_copy):
+    _save(tiny_copy, '[{"video_id": "x", ')
+    probs, msg = _problems(tiny_copy)
+    assert "invalid JSON" in msg and "annotations.json" in msg and "line 1" in msg
+
+
+@pytest.mark.parametrize("breaker, field, text", [
+    (lambda b: b.pop("x2"), "x2", "missing key 'x2'"),
+    (lambda b: b.update(y1="ten"), "y1", "must be a finite number"),
+    (lambda b: b.update(x1=b["x2"]), "x1", "x1"),
+    (lambda b: b.update(y2=b["y1"] - 1), "y1", "y1"),
+    (lambda b: b.update(x2=10_000), "x2", "outside the frame"),
+    (lambda b: b.update(frame=10_000), "frame", "beyond the video's length"),
+])
+def test_each_bad_box_names_video_frame_field(tiny_copy, breaker, field, text):
+    data = _load(tiny_copy)
+    b = _first_box(data)
+    frame, vid = b["frame"], data[0]["video_id"]
+    breaker(b)
+    _save(tiny_copy, data)
+    probs, msg = _problems(tiny_copy)
+    assert len(probs) == 1, msg
+    p = probs[0]
+    assert p.video_id == vid and p.field == field and text in p.message
+    if field != "frame":
+        assert p.frame == frame
+    assert vid in msg and f"field={field}" in msg
+
+
+def test_every_problem_reported_at_once(tiny_copy):
+    data = _load(tiny_copy)
+    data[0]["annotations"][0]["bboxes"][0]["x1"] = 1e6
+    data[1]["annotations"][0]["bboxes"][0].pop("y2")
+    _save(tiny_copy, data)
+    probs, _ = _problems(tiny_copy)
+    assert len(probs) == 2 and {p.video_id for p in probs} == {data[0]["video_id"], data[1]["video_id"]}
+
+
+def test_video_id_without_folder_and_folder_without_annotations(tiny_copy):
+    samples, _ = paths(tiny_copy)
+    data = _load(tiny_copy)
+    vid = data[0]["video_id"]
+    (samples / vid).rename(samples / "Renamed_9")
+    probs, msg = _problems(tiny_copy)
+    kinds = {(p.video_id, p.message.split()[0]) for p in probs}
+    assert (vid, "no") in kinds                       # video_id without a folder
+    assert ("Renamed_9", "folder") in kinds            # folder without annotations
+
+
+def test_missing_references_unreadable_image_and_video(tiny_copy):
+    samples, _ = paths(tiny_copy)
+    vids = [d["video_id"] for d in _load(tiny_copy)]
+    for p in (samples / vids[0] / "object_images").iterdir():
+        p.unlink()
+    (samples / vids[1] / "object_images" / "img_1.jpg").write_bytes(b"not a jpeg")
+    (samples / vids[2] / "drone_video.mp4").write_bytes(b"\x00" * 100)
+    probs, msg = _problems(tiny_copy)
+    by_vid = {p.video_id: p for p in probs}
+    assert "0 readable reference image" in by_vid[vids[0]].message
+    assert "img_1.jpg" in by_vid[vids[1]].file and "cannot be read" in by_vid[vids[1]].message
+    assert "drone_video.mp4" in by_vid[vids[2]].file and "cannot be read" in by_vid[vids[2]].message
+
+
+def test_cli_validate_clean_and_broken(tiny_copy):
+    samples, ann = paths(tiny_copy)
+    exe = [sys.executable, "-m", "refdet_lib.cli", "validate", str(samples), str(ann)]
+    ok = subprocess.run(exe, capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert "dataset OK" in ok.stdout and "boxes" in ok.stdout
+    data = _load(tiny_copy)
+    _first_box(data)["y1"] = "abc"
+    _save(tiny_copy, data)
+    bad = subprocess.run(exe, capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stdout + bad.stderr
+    assert "field=y1" in bad.stdout and data[0]["video_id"] in bad.stdout
+
+
+# ---------------------------------------------------------------------------------------------- frames and cache
+def test_sequential_pass_matches_exact_seek(tiny_root):
+    samples, _ = paths(tiny_root)
+    video = next(samples.iterdir()) / "drone_video.mp4"
+    frames = dict(iter_frames(video, [0, 5, 17, 23]))
+    assert sorted(frames) == [0, 5, 17, 23]
+    for i, img in frames.items():
+        assert np.array_equal(img, read_frame(video, i))
+
+
+def test_frame_cache_byte_identical_and_second_pass_decodes_nothing(tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    before = DECODE_STATS["frames"]
+    ds = RefDetDataset(samples, ann, mode="train", cache_dir=tmp_path / "cache", negatives_per_video=3)
+    assert DECODE_STATS["frames"] > before
+    for i in (0, len(ds) // 2, len(ds) - 1):
+        v, f = ds.items[i]
+        assert np.array_equal(ds[i]["query_frame"], read_frame(ds.video_paths[v], f))
+    before = DECODE_STATS["frames"]
+    ds2 = RefDetDataset(samples, ann, mode="train", cache_dir=tmp_path / "cache", negatives_per_video=3)
+    for i in range(len(ds2)):
+        ds2[i]
+    assert DECODE_STATS["frames"] == before, "a second run must read every frame from the cache"
+
+
+def test_cache_at_training_size_rescales_boxes(tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    full = RefDetDataset(samples, ann, cache_dir=tmp_path / "c")
+    small = RefDetDataset(samples, ann, cache_dir=tmp_path / "c", frame_size=160)
+    a, b = full[0], small[0]
+    assert b["query_frame"].shape[:2] == (90, 160) and a["query_frame"].shape[:2] == (180, 320)
+    np.testing.assert_allclose(b["bboxes"], a["bboxes"] * 0.5, rtol=1e-5)
+
+
+def test_memory_lru_in_front_of_disk(tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    ds = RefDetDataset(samples, ann, cache_dir=tmp_path / "c", cache_size=4)
+    x = ds[0]["query_frame"]
+    x[:] = 0                                   # callers may modify what they get
+    assert ds[0]["query_frame"].max() > 0
+    assert len(ds.cache._lru) <= 4
+
+
+# ---------------------------------------------------------------------------------------------- dataset API
+def test_guide_snippet_runs_as_written(tiny_root):
+    samples, ann = paths(tiny_root)
+    code = f"""
+from refdet_lib.data import RefDetDataset
+
+# Load dataset
+ds = RefDetDataset(
+    data_root='{samples}',
+    annotations_file='{ann}',
+    mode='train'
+)
+
+print(f'Dataset loaded successfully!')
+print(f'Total samples: {{len(ds)}}')
+print(f'Classes: {{ds.classes}}')
+
+# Test loading one sample
+sample = ds[0]
+print(f'\\nSample 0:')
+print(f'  Video ID: {{sample["video_id"]}}')
+print(f'  Query frame shape: {{sample["query_frame"].shape}}')
+print(f'  Number of support images: {{len(sample["support_images"])}}')
+print(f'  Bboxes: {{sample["bboxes"]}}')
+assert len(sample['bboxes']) > 0, "No bboxes found!"
+assert sample['query_frame'].max() > 0, "Query frame is all zeros!"
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "Query frame shape: (180, 320, 3)" in r.stdout
+    assert "Number of support images: 3" in r.stdout
+    assert "Classes: ['" in r.stdout
+
+
+def test_items_modes_and_boxes(tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    tr = RefDetDataset(samples, ann, mode="train", negatives_per_video=2, cache_dir=tmp_path / "c")
+    te = RefDetDataset(samples, ann, mode="test", cache_dir=tmp_path / "c")
+    assert len(tr) == len(te) + 2 * 3
+    assert all(len(tr[i]["bboxes"]) == 0 for i in range(tr.n_positive, len(tr)))
+    assert all(len(te[i]["bboxes"]) > 0 for i in range(len(te)))
+    with pytest.raises(ValueError, match="mode"):
+        RefDetDataset(samples, ann, mode="training")
+
+
+# ---------------------------------------------------------------------------------------------- sampling
+@pytest.fixture
+def ds(tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    return RefDetDataset(samples, ann, mode="train", negatives_per_video=4, cache_dir=tmp_path / "c")
+
+
+def test_episode_sampler_reproducible_and_shaped(ds):
+    s1 = EpisodeSampler(ds, n_way=2, n_query=3, n_episodes=5, seed=1)
+    s2 = EpisodeSampler(ds, n_way=2, n_query=3, n_episodes=5, seed=1)
+    e1, e2 = list(s1), list(s2)
+    assert [e.indices for e in e1] == [e.indices for e in e2]
+    for e in e1:
+        assert len(set(e.videos)) == 2 and len(e.indices) == 6
+        for i, c in zip(e.indices, e.labels):
+            assert ds.items[i][0] == e.videos[c]
+    s1.set_epoch(1)
+    assert [e.indices for e in s1] != [e.indices for e in e1]
+    with pytest.raises(ValueError, match="n_way=4 is larger than the number of videos"):
+        EpisodeSampler(ds, n_way=4)
+
+
+def test_distributed_split_covers_episodes_once(ds):
+    full = [EpisodeSampler(ds, 2, 2, 6, seed=2).episode(g).indices for g in range(6)]
+    parts = [list(EpisodeSampler(ds, 2, 2, 6, seed=2, rank=r, world_size=2)) for r in range(2)]
+    got = sorted(e.indices for p in parts for e in p)
+    assert got == sorted(full)
+
+
+def test_negatives_in_episodes(ds):
+    s = EpisodeSampler(ds, n_way=2, n_query=4, n_episodes=3, neg_fraction=0.5)
+    for e in s:
+        assert sum(i >= ds.n_positive for i in e.indices) == 4
+
+
+def test_triplet_sampler_strategies(ds):
+    for strat in ("background", "cross_class", "mixed"):
+        specs = TripletSampler(ds, batch_size=16, negative_strategy=strat, seed=0).batch(0)
+        kinds = {s.neg_kind for s in specs}
+        assert kinds == ({"background", "cross_class"} if strat == "mixed" else {strat})
+        for s in specs:
+            if s.neg_kind == "cross_class":
+                assert ds.items[s.neg_index][0] != s.video
+    with pytest.raises(ValueError, match="negative_strategy"):
+        TripletSampler(ds, negative_strategy="hard")
+
+
+def test_triplet_dataset_tensors(ds):
+    td = TripletDataset(ds, TripletSampler(ds, batch_size=4, seed=0), support_size=56)
+    b = td[0]
+    assert b["anchor"].shape == b["positive"].shape == b["negative"].shape == (4, 3, 56, 56)
+    assert not torch.equal(b["positive"], b["negative"])
+
+
+def test_mixed_schedule_ratio():
+    s = mixed_schedule(100, 0.3, seed=0)
+    assert s.count("triplet") == 30 and s == mixed_schedule(100, 0.3, seed=0)
+    assert s != mixed_schedule(100, 0.3, seed=0, epoch=1)
+
+
+# ---------------------------------------------------------------------------------------------- collate / augment
+def test_letterbox_round_trip_by_drawing():
+    img = np.zeros((180, 320, 3), np.uint8)
+    box = np.array([[40.0, 30.0, 90.0, 70.0]])
+    cv2.rectangle(img, (40, 30), (89, 69), (255, 0, 0), -1)
+    lb, r, pad = letterbox(img, 128)
+    b = boxes_to_letterbox(box, r, pad)[0]
+    ys, xs = np.nonzero(lb[..., 0] > 128)
+    drawn = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+    np.testing.assert_allclose(drawn, b, atol=1.5)
+    np.testing.assert_allclose(boxes_from_letterbox(b[None], r, pad), box, atol=1e-4)
+
+
+def test_episode_batch_layout_and_boxes_match_pixels(ds):
+    col = EpisodeCollator(imgsz=160, support_size=56, n_shot=3, class_to_idx=ds.class_to_idx)
+    ep = EpisodeDataset(ds, EpisodeSampler(ds, 2, 2, 2, seed=0), col)[0]
+    assert ep["query"].shape == (4, 3, 160, 160) and ep["support"].shape == (2, 3, 3, 56, 56)
+    assert ep["query"].dtype == torch.float32 and 0 <= ep["query"].min() and ep["query"].max() <= 1
+    assert len(ep["bboxes"]) == len(ep["cls"]) == len(ep["batch_idx"]) >= 4
+    # the letterboxed boxes sit on the same pixels as the original boxes
+    for k, m in enumerate(ep["meta"]):
+        item = ds[ds.items.index((m["video_id"], m["frame"]))]
+        orig = item["query_frame"]
+        for (x1, y1, x2, y2) in ep["bboxes"][ep["batch_idx"] == k].numpy():
+            crop = (ep["query"][k].permute(1, 2, 0).numpy() * 255)[int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))]
+            ob = item["bboxes"][0].astype(int)
+            ocrop = orig[ob[1]:ob[3], ob[0]:ob[2]]
+            assert abs(crop.mean() - ocrop.mean()) < 20
+
+
+def test_augmenter_keeps_boxes_on_object():
+    cfg = AugmentConfig(color_p=0, blur_p=0, affine_p=1.0, hflip_p=1.0)
+    aug = Augmenter(cfg)
+    img = np.full((180, 320, 3), 60, np.uint8)
+    cv2.rectangle(img, (100, 60), (139, 99), (250, 250, 250), -1)
+    out, boxes = aug(img, np.array([[100, 60, 140, 100]], np.float32), np.random.default_rng(0))
+    assert len(boxes) == 1
+    x1, y1, x2, y2 = boxes[0].astype(int)
+    assert out[y1:y2, x1:x2].mean() > 180          # the box still covers the bright object
+    off = Augmenter(AugmentConfig.off())
+    same, b2 = off(img, np.array([[100, 60, 140, 100]], np.float32))
+    assert same is img and not off.enabled
