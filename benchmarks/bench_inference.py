@@ -5,9 +5,12 @@ Why: the design promises that reference-based detection costs about what YOLOv8n
 cost does not depend on how many reference images (K) were given.
 
 Both sides are timed on a (1, 3, S, S) tensor, eval mode, no grad, including box decoding (ultralytics' eval forward
-decodes boxes too); the full `predict` (letterbox + NMS + un-letterbox) is reported beside it.
+decodes boxes too), interleaved within each repetition so a shared machine's load hits both alike. RefDet is timed as
+predict() runs it (boxes + prototype scores; the base-class branch is skipped when references are cached); the
+training-path forward with that branch, and the full predict() (letterbox + NMS + un-letterbox), are shown beside it.
+On a busy machine use --threads 1 for steadier numbers.
 
-    python benchmarks/bench_inference.py --imgsz 320 --reps 30
+    python benchmarks/bench_inference.py --imgsz 320 --reps 30 [--threads 1]
 """
 from __future__ import annotations
 
@@ -68,7 +71,10 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--device", default=dev_default)
     ap.add_argument("--head-mode", default="dual", choices=["standard", "prototype", "dual"])
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -81,8 +87,8 @@ def main(argv=None):
     frame = rng.integers(0, 255, (int(args.imgsz * 0.5625), args.imgsz, 3), dtype=np.uint8)  # a 16:9 frame
     ref_images = lambda k: [rng.integers(0, 255, (96, 80, 3), dtype=np.uint8) for _ in range(k)]
 
-    def refdet_step(refs):
-        out = model(x, refs=refs, std=False)  # what predict() runs
+    def refdet_step(refs, std=False):
+        out = model(x, refs=refs, std=std)  # std=False: what predict() runs (no base-class branch)
         model.head.decode_boxes(out["box_dist"], out["anchor_points"], out["stride_tensor"])
         (out["proto_logits"] if out["proto_logits"] is not None else out["std_logits"]).sigmoid()
 
@@ -90,7 +96,8 @@ def main(argv=None):
         refs1 = model.set_references(ref_images(1))._refs
         refs5 = model.set_references(ref_images(5))._refs
         t = interleaved_ms({"yolo": lambda: yolo(x), "k1": lambda: refdet_step(refs1),
-                            "k5": lambda: refdet_step(refs5), "pred5": lambda: model.predict([frame])}, args.reps)
+                            "k5": lambda: refdet_step(refs5), "k1std": lambda: refdet_step(refs1, std=True),
+                            "pred5": lambda: model.predict([frame])}, args.reps)
         t["set5"] = interleaved_ms({"set5": lambda: model.set_references(ref_images(5))}, max(3, args.reps // 5), 1)["set5"]
         g_yolo, g_ref = gflops(lambda: yolo(x)), gflops(lambda: refdet_step(refs5))
 
@@ -98,7 +105,8 @@ def main(argv=None):
           f"threads {torch.get_num_threads()}, {args.reps} interleaved reps, median ms")
     print(f"{'':36}{'ms/frame':>10}{'vs YOLOv8n':>12}")
     rows = [("ultralytics YOLOv8n (eval forward)", "yolo"), ("RefDet, cached refs, K=1", "k1"),
-            ("RefDet, cached refs, K=5", "k5"), ("RefDet predict() K=5 (+lb, NMS)", "pred5")]
+            ("RefDet, cached refs, K=5", "k5"), ("RefDet K=1 + base-class branch", "k1std"),
+            ("RefDet predict() K=5 (+lb, NMS)", "pred5")]
     for name, k in rows:
         print(f"{name:36}{t[k]:>10.2f}{t[k] / t['yolo']:>12.2f}")
     print(f"{'set_references, K=5 (once a video)':36}{t['set5']:>10.2f}")

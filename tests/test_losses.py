@@ -411,7 +411,7 @@ def test_overfit_two_frames():
 
     torch.manual_seed(0)
     frames, boxes, batch = _square_scene()
-    model = build_refdet(imgsz=128, support_size=56, nc_base=1)
+    model = build_refdet(imgsz=128, support_size=56, nc_base=1, embed_dim=32, num_ref_tokens=4)
     crit = Criterion(stage_weights(2))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     losses = []

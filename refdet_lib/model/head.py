@@ -56,11 +56,12 @@ class DualHead(nn.Module):
                 self.cv3[i][-1].bias.data[:] = math.log(5 / self.nc / (640 / s) ** 2)
 
     def forward(self, feats: list[torch.Tensor], prototypes: torch.Tensor | None = None, std: bool = True) -> dict:
-        """std=False skips the base-class branch (video inference with references only needs boxes + prototypes)."""
+        """std=False skips the base-class branch when the prototype branch runs (video inference with references
+        needs only boxes + prototype scores)."""
         cat = lambda ys: torch.cat([y.flatten(2) for y in ys], 2)  # [(B, k, h_i, w_i)] -> (B, k, A)
         out = {"box_dist": cat([m(x) for m, x in zip(self.cv2, feats)]),  # (B, 4*reg_max, A)
                "std_logits": None, "anchor_emb": None, "proto_logits": None}
-        if hasattr(self, "cv3") and (std or prototypes is None):
+        if hasattr(self, "cv3") and (std or prototypes is None or not hasattr(self, "cv4")):
             out["std_logits"] = cat([m(x) for m, x in zip(self.cv3, feats)])  # (B, nc, A)
         if hasattr(self, "cv4") and prototypes is not None:
             embs = [m(x) for m, x in zip(self.cv4, feats)]

@@ -2,7 +2,8 @@
 
 Training calls `model(query, support)` on a batch (contracts.md, "Model"). Inference on a video calls
 `set_references(images)` once (the ViT runs only here) and then `predict(frames)` per frame, which runs backbone,
-fusion and head only: the per-frame cost does not depend on how many reference images were given.
+fusion and head only: the per-frame cost does not depend on how many reference images were given (with the default
+reference_fusion='mean'; with 'tokens' the attention reads K * num_ref_tokens tokens per object, still O(N * M)).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ultralytics.utils.tal import make_anchors
+from ultralytics.utils.torch_utils import initialize_weights
 
 from ..config import ModelConfig
 from ..data.transforms import boxes_from_letterbox, letterbox, square_resize
@@ -39,11 +41,14 @@ class RefDet(nn.Module):
                                           cfg.num_ref_tokens, cfg.reference_fusion, cfg.freeze_reference)
         self.fusion = CHEAF(ch)
         self.head = DualHead(ch, self.strides, cfg.nc_base, cfg.reg_max, cfg.embed_dim, cfg.head_mode)
+        initialize_weights(self)  # ultralytics' BatchNorm eps/momentum for our new Conv blocks too
         self.load_report = None
-        if yolo_sd is not None:  # also reuse Detect's box (and, with 80 classes, class) convs for our head
-            head_rep = copy_matching(self.head, yolo_sd, src_prefix=f"model.{DETECT_INDEX}.", dst_prefix="cv")
-            self.load_report = {"backbone": self.backbone.load_report, "head": head_rep}
-            print(f"yolo_weights {cfg.yolo_weights}: backbone {self.backbone.load_report}; head {head_rep}")
+        if yolo_sd is not None:  # also reuse Detect's box (and, with nc_base 80, class) convs: same layout
+            self.load_report = {"backbone": self.backbone.load_report,
+                                "head_box": copy_matching(self.head.cv2, yolo_sd, f"model.{DETECT_INDEX}.cv2.")}
+            if hasattr(self.head, "cv3"):
+                self.load_report["head_cls"] = copy_matching(self.head.cv3, yolo_sd, f"model.{DETECT_INDEX}.cv3.")
+            print(f"yolo_weights {cfg.yolo_weights}: " + "; ".join(f"{k} {v}" for k, v in self.load_report.items()))
         self._refs = None  # cached encode_references() output, set by set_references()
 
     # ------------------------------------------------------------------ training / raw outputs
@@ -132,7 +137,8 @@ class RefDet(nn.Module):
         """
         per_object = self._support_tensor(images)
         was = self.training
-        self.eval()
+        if was:  # toggling ~500 modules costs milliseconds: only when needed
+            self.eval()
         try:
             if len({t.shape[0] for t in per_object}) == 1:
                 refs = self.encode_references(torch.stack(per_object))
@@ -145,7 +151,8 @@ class RefDet(nn.Module):
                         "tokens": [torch.cat([t.flatten(0, 1) for t in ts]).unsqueeze(0)
                                    for ts in zip(*(p["tokens"] for p in parts))]}
         finally:
-            self.train(was)
+            if was:
+                self.train()
         self._refs = refs
         return self
 
@@ -175,13 +182,14 @@ class RefDet(nn.Module):
         s, dev = self.config.imgsz, self.device
         dtype = next(self.parameters()).dtype
         was = self.training
-        self.eval()
+        if was:  # toggling ~500 modules costs milliseconds: only when needed
+            self.eval()
         results = []
         try:
             for b0 in range(0, len(frames), batch_size):
                 chunk = [self._check_frame(b0 + i, f) for i, f in enumerate(frames[b0:b0 + batch_size])]
                 lb = [letterbox(f, s) for f in chunk]  # (img (S,S,3), ratio, (pad_left, pad_top))
-                x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2).to(dtype) / 255
+                x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2).contiguous().to(dtype) / 255
                 dets = self.postprocess(self(x, refs=self._refs, std=False), conf, iou, max_det)
                 for f, (_, ratio, pad), d in zip(chunk, lb, dets):
                     boxes = boxes_from_letterbox(d["boxes"].float().cpu(), ratio, pad, f.shape[:2])
@@ -189,7 +197,8 @@ class RefDet(nn.Module):
                                     "scores": d["scores"].float().cpu().numpy(),
                                     "labels": d["labels"].cpu().numpy().astype(np.int64)})
         finally:
-            self.train(was)
+            if was:
+                self.train()
         return results
 
     # ------------------------------------------------------------------ introspection

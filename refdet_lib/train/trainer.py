@@ -196,11 +196,7 @@ class Trainer:
             # (T, 3, R, R) -> (T, 1, 3, R, R): each image is its own one-shot "object"; ref_emb (T, 1, D)
             emb = [m.encode_references(batch[k][:, None])["ref_emb"][:, 0] for k in ("anchor", "positive",
                                                                                        "negative")]
-        t = self.criterion.triplet_from_embeddings(*[e.float() for e in emb])
-        w = self.criterion.weights["triplet"]
-        comps = {k: torch.zeros((), device=self.device) for k in COMPONENTS}
-        comps["triplet"] = t.detach()
-        return w * t, comps
+        return self.criterion.triplet_from_embeddings(*[e.float() for e in emb])  # (total, weighted components)
 
     def _backward_step(self, loss: torch.Tensor, do_step: bool) -> bool:
         """Backward (scaled, accumulated) and, on the last micro-batch, clip + step. False if the step was skipped."""
@@ -334,9 +330,9 @@ class Trainer:
         # a longer run (the guide's curriculum: --epochs 60 after 30) re-plans the schedule from here
         sched = ckpt["scheduler_state_dict"]
         self.scheduler.load_state_dict(sched)
-        self.scheduler.lr_lambdas = [warmup_cosine(self.steps_per_epoch * self.cfg.epochs,
-                                                   min(int(round(self.steps_per_epoch * self.cfg.warmup_epochs)),
-                                                       self.steps_per_epoch * self.cfg.epochs))]
+        total = self.steps_per_epoch * self.cfg.epochs
+        f = warmup_cosine(total, min(int(round(self.steps_per_epoch * self.cfg.warmup_epochs)), total))
+        self.scheduler.lr_lambdas = [f] * len(self.optimizer.param_groups)
         if ckpt.get("scaler_state_dict"):
             self.scaler.load_state_dict(ckpt["scaler_state_dict"])
         if ckpt.get("criterion_state_dict"):

@@ -1,0 +1,221 @@
+"""The trainer as a user runs it: run folder contents, resume equivalence, NaN guard, atomic saves, stage 3 with
+triplet batches, 2-process DDP, and every flag of the guide's command lines."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import ROOT, paths
+from refdet_lib.cli import build_parser, configs_from_args, main
+from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
+from refdet_lib.train import LambdaCallback, atomic_save, load_checkpoint
+from refdet_lib.train.history import COMPONENTS
+from refdet_lib.train.run import run_training
+
+GUIDE = ROOT.parent / "shared" / "guide" / "TRAINING_GUIDE.md"
+
+
+def tiny_configs(root, run_dir, epochs=2, stage=2, val=True, **train_kw):
+    samples, ann = paths(root)
+    data = DataConfig(data_root=str(samples), annotations=str(ann), imgsz=64, support_size=56, n_way=2, n_query=2,
+                      n_episodes=2, num_workers=0, cache_dir=str(Path(run_dir).parent / "cache"),
+                      test_data_root=str(samples) if val else None, test_annotations=str(ann) if val else None)
+    model = ModelConfig(imgsz=64, support_size=56)
+    train = TrainConfig(stage=stage, epochs=epochs, lr=1e-3, checkpoint_dir=str(run_dir), save_interval=1,
+                        warmup_epochs=0.5, **train_kw)
+    return data, model, train, stage_weights(stage)
+
+
+def fit(*cfgs, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_training(*cfgs, verbose=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def stage2_run(tiny_root, tmp_path_factory):
+    run = tmp_path_factory.mktemp("s2") / "run"
+    tr = fit(*tiny_configs(tiny_root, run, epochs=2))
+    return run, tr
+
+
+def test_two_epoch_run_writes_every_file(stage2_run):
+    run, tr = stage2_run
+    for name in ("history.csv", "training.log", "config.json", "last.pt", "best_model.pt", "checkpoint_epoch_1.pt",
+                 "checkpoint_epoch_2.pt"):
+        assert (run / name).exists(), name
+    h = pd.read_csv(run / "history.csv")
+    assert list(h["epoch"]) == [1, 2]
+    for split in ("train", "val"):
+        for c in COMPONENTS:
+            assert f"{split}_{c}" in h and h[f"{split}_{c}"].notna().all()
+    assert (h["train_loss"] > 0).all() and (h["lr"] > 0).all()
+    log = (run / "training.log").read_text()
+    assert re.search(r"Train Loss: [\d.]+", log) and re.search(r"Val Loss: [\d.]+", log)
+    ck = load_checkpoint(run / "last.pt")
+    for k in ("model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "rng_state",
+              "epoch", "config", "history"):
+        assert k in ck
+    assert ck["epoch"] == 2 and len(ck["history"]) == 2
+    assert (run.parent / "experiments.csv").exists()
+
+
+def test_layerwise_learning_rates(stage2_run):
+    _, tr = stage2_run
+    base = tr.cfg.lr
+    lrs = {g["name"]: g["initial_lr"] for g in tr.optimizer.param_groups}
+    assert lrs["reference"] == pytest.approx(0.1 * base) and lrs["backbone"] == pytest.approx(base)
+    assert lrs["fusion"] == pytest.approx(2 * base) and lrs["head"] == pytest.approx(2 * base)
+    assert all(g["weight_decay"] == 0 for g in tr.optimizer.param_groups if g["name"].endswith("no_decay"))
+
+
+def test_resume_equals_unbroken_run(tiny_root, tmp_path):
+    straight = fit(*tiny_configs(tiny_root, tmp_path / "a", epochs=4, val=False))
+    # a 4-epoch run stopped after epoch 2 (the schedule is planned for 4 epochs), then resumed with --epochs 4
+    stop = LambdaCallback(on_epoch_end=lambda tr, epoch, row: setattr(tr, "stop_training", epoch == 2))
+    fit(*tiny_configs(tiny_root, tmp_path / "b", epochs=4, val=False), callbacks=[stop])
+    assert load_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 2
+    resumed = fit(*tiny_configs(tiny_root, tmp_path / "b", epochs=4, val=False,
+                                resume=str(tmp_path / "b" / "last.pt")))
+    sa, sb = straight.raw_model.state_dict(), resumed.raw_model.state_dict()
+    for k in sa:
+        assert torch.allclose(sa[k].float(), sb[k].float(), atol=1e-6), k
+    ha, hb = pd.read_csv(tmp_path / "a" / "history.csv"), pd.read_csv(tmp_path / "b" / "history.csv")
+    assert list(hb["epoch"]) == [1, 2, 3, 4]
+    pd.testing.assert_series_equal(ha["train_loss"], hb["train_loss"], atol=1e-5)
+
+
+def test_nonfinite_steps_are_skipped_and_counted(tiny_root, tmp_path):
+    cb = LambdaCallback(on_train_begin=lambda tr: setattr(tr, "inject_nonfinite", {(1, 0)}))
+    tr = fit(*tiny_configs(tiny_root, tmp_path / "r", epochs=2, val=False), callbacks=[cb])
+    h = pd.read_csv(tmp_path / "r" / "history.csv")
+    assert list(h["skipped_steps"]) == [1, 0] and tr.skipped_steps == 1
+    assert all(torch.isfinite(p).all() for p in tr.raw_model.parameters())
+    assert "skipped" in (tmp_path / "r" / "training.log").read_text()
+
+
+def test_atomic_save_survives_crash_mid_write(tmp_path, monkeypatch):
+    target = tmp_path / "last.pt"
+    atomic_save({"model_state_dict": {"w": torch.ones(3)}, "epoch": 1}, target)
+
+    def crashing_save(obj, f, *a, **k):
+        f.write(b"partial bytes of a checkpoint")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of the write
+
+    monkeypatch.setattr(torch, "save", crashing_save)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"model_state_dict": {"w": torch.zeros(3)}, "epoch": 2}, target)
+    monkeypatch.undo()
+    ck = load_checkpoint(target)
+    assert ck["epoch"] == 1 and torch.equal(ck["model_state_dict"]["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_ctrl_c_keeps_last_epoch_loadable(tiny_root, tmp_path):
+    def interrupt(tr, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        fit(*tiny_configs(tiny_root, tmp_path / "r", epochs=3, val=False),
+            callbacks=[LambdaCallback(on_epoch_begin=interrupt)])
+    assert load_checkpoint(tmp_path / "r" / "last.pt")["epoch"] == 1
+    assert (tmp_path / "r" / "interrupted.pt").exists()
+
+
+def test_stage3_from_stage2_with_triplet_batches(stage2_run, tiny_root, tmp_path):
+    run, _ = stage2_run
+    cfgs = tiny_configs(tiny_root, tmp_path / "s3", epochs=1, stage=3, val=False, use_triplet=True,
+                        triplet_ratio=0.5, triplet_batch_size=4, resume=str(run / "best_model.pt"))
+    tr = fit(*cfgs)
+    h = pd.read_csv(tmp_path / "s3" / "history.csv")
+    assert list(h["epoch"]) == [1]                      # fine-tuning starts a new run at epoch 1
+    assert h["triplet_steps"].iloc[0] == 1 and h["train_triplet"].iloc[0] > 0
+    assert tr.criterion.weights["supcon"] == 0.5 and tr.criterion.weights["triplet"] == 0.2
+    assert load_checkpoint(tmp_path / "s3" / "last.pt")["stage"] == 3
+
+
+def test_ddp_two_processes_gloo(tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "refdet_lib.cli", "train", "--data_root", str(samples), "--annotations", str(ann), "--epochs", "1",
+           "--n_way", "2", "--n_query", "1", "--n_episodes", "2", "--imgsz", "64", "--support_size", "56",
+           "--num_workers", "0", "--device", "cpu", "--checkpoint_dir", str(tmp_path / "ddp")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    h = pd.read_csv(tmp_path / "ddp" / "history.csv")
+    assert list(h["epoch"]) == [1]                      # only rank 0 writes: one row, not two
+    assert r.stdout.count("Epoch 1 Summary") == 1
+
+
+# ------------------------------------------------------------------------------------------------ the guide's flags
+def guide_commands(prog: str) -> list[list[str]]:
+    text = GUIDE.read_text()
+    cmds = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        block = block.replace("\\\n", " ")
+        for line in block.splitlines():
+            line = line.split("#")[0].strip()
+            if line.startswith(f"python {prog}"):
+                cmds.append(shlex.split(line)[2:])
+    return cmds
+
+
+def test_every_guide_train_command_parses():
+    cmds = guide_commands("train.py")
+    assert len(cmds) >= 20
+    p = build_parser()
+    seen = set()
+    for argv in cmds:
+        a = p.parse_args(["train", *argv])
+        for tok in argv:
+            if tok.startswith("--"):
+                seen.add(tok[2:])
+        # values land where the guide says
+        for flag, val in zip(argv, argv[1:] + [""]):
+            if flag.startswith("--") and val and not val.startswith("--"):
+                got = getattr(a, flag[2:])
+                assert str(got) == val or float(got) == float(val), (flag, val, got)
+    for flag in ("stage", "data_root", "annotations", "test_data_root", "test_annotations", "epochs", "n_way",
+                 "n_query", "n_episodes", "lr", "weight_decay", "batch_size", "gradient_accumulation",
+                 "mixed_precision", "num_workers", "checkpoint_dir", "save_interval", "bbox_weight", "cls_weight",
+                 "dfl_weight", "supcon_weight", "cpe_weight", "triplet_weight", "use_triplet", "triplet_ratio",
+                 "negative_strategy", "triplet_batch_size", "resume"):
+        assert flag in seen, f"the guide uses --{flag}; no command line of it was parsed"
+
+
+def test_guide_defaults_and_stage_presets():
+    a = build_parser().parse_args(["train", "--stage", "3"])
+    data, model, train, w = configs_from_args(a)
+    assert (train.lr, train.weight_decay, data.n_way, data.n_query, data.n_episodes) == (1e-4, 0.05, 2, 4, 100)
+    assert (w.bbox, w.cls, w.dfl, w.supcon, w.cpe, w.triplet) == (7.5, 0.5, 1.5, 0.5, 0.3, 0.2)
+    a = build_parser().parse_args(["train", "--stage", "2", "--supcon_weight", "1.5"])
+    assert configs_from_args(a)[3].supcon == 1.5
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--stage", "5"], "--stage must be 1, 2 or 3"),
+    (["--data_root", "/no/such/folder"], "does not exist"),
+    (["--imgsz", "100"], "multiple of 32"),
+    (["--triplet_ratio", "2"], "between 0 and 1"),
+])
+def test_cli_wrong_values_one_line_exit_2(argv, text, capsys):
+    assert main(["train", *argv]) == 2
+    err = capsys.readouterr().err
+    assert text in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_cli_n_way_larger_than_videos(tiny_root, capsys):
+    samples, ann = paths(tiny_root)
+    assert main(["train", "--data_root", str(samples), "--annotations", str(ann), "--n_way", "7", "--epochs", "1",
+                 "--imgsz", "64", "--support_size", "56"]) == 2
+    assert "n_way 7 is larger than the number of videos" in capsys.readouterr().err
