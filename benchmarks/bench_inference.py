@@ -98,7 +98,7 @@ def main(argv=None):
         t = interleaved_ms({"yolo": lambda: yolo(x), "k1": lambda: refdet_step(refs1),
                             "k5": lambda: refdet_step(refs5), "k1std": lambda: refdet_step(refs1, std=True),
                             "pred5": lambda: model.predict([frame])}, args.reps)
-        t["set5"] = interleaved_ms({"set5": lambda: model.set_references(ref_images(5))}, max(3, args.reps // 5), 1)["set5"]
+        t.update(interleaved_ms({"set5": lambda: model.set_references(ref_images(5))}, max(3, args.reps // 5), 1))
         g_yolo, g_ref = gflops(lambda: yolo(x)), gflops(lambda: refdet_step(refs5))
 
     print(f"device {dev}, imgsz {args.imgsz}, support {args.support_size}, head {args.head_mode}, "

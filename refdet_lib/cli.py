@@ -7,6 +7,7 @@ stderr and exit code 2, never a traceback: the person at the keyboard needs to k
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -158,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("annotations")
     s.add_argument("--min_refs", type=int, default=1)
 
+    s = sub.add_parser("course", help="run the course notebooks headless, in order, with papermill")
+    s.add_argument("action", choices=["run"])
+    s.add_argument("--out", default=None, help="folder for the executed notebooks (default runs/course/executed)")
+    s.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 00,01")
+    s.add_argument("-p", "--param", action="append", help="NAME=VALUE passed to every notebook's parameters cell")
+
     s = sub.add_parser("demo", help="the README's main job: brief stage-2 training on data_samples + evaluation")
     s.add_argument("--epochs", type=int, default=2)
     s.add_argument("--out", default="runs/demo")
@@ -211,6 +218,9 @@ def _dispatch(a) -> int:
     if a.command == "export":
         from .export import cli_export
         return cli_export(a)
+    if a.command == "course":
+        from .course import cli_course
+        return cli_course(a)
     if a.command == "demo":
         from .train.run import demo
         return demo(a)
@@ -228,6 +238,8 @@ def main(argv=None) -> int:
         print(f"refdet {a.command}: interrupted", file=sys.stderr)
         return 130
     except (FileNotFoundError, ValueError, IOError) as e:
+        if os.environ.get("REFDET_DEBUG"):
+            raise
         from .data.annotations import DatasetError
         if isinstance(e, DatasetError):
             print(str(e), file=sys.stderr)

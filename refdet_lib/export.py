@@ -47,6 +47,9 @@ class DetectorGraph(nn.Module):
 
 
 def _export(module, args, path, input_names, output_names, dynamic_axes, opset):
+    import warnings
+
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # shape checks traced as constants: expected
     kw = dict(input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes, opset_version=opset,
               do_constant_folding=True)
     try:

@@ -33,7 +33,7 @@ def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5
     t0 = time.perf_counter()
     total = info["frames"] if frames is None else len(frames)
     bar = tqdm(total=total, desc=f"predict {Path(video).parent.name or Path(video).name}", disable=not progress,
-               unit="frame")
+               unit="frame", leave=False)
 
     def flush():
         for i, r in zip(idx, model.predict(buf, conf=conf, iou=iou, max_det=max_det, batch_size=batch_size)):

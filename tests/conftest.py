@@ -33,3 +33,23 @@ def tiny_copy(tiny_root, tmp_path) -> Path:
 
 def paths(root: Path) -> tuple[Path, Path]:
     return root / "samples", root / "annotations" / "annotations.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_root, tmp_path_factory) -> Path:
+    """A 1-epoch stage-2 checkpoint on the tiny dataset (imgsz 64, support 56): real files for eval/predict/export."""
+    import warnings
+
+    from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
+    from refdet_lib.train.run import run_training
+
+    samples, ann = paths(tiny_root)
+    run = tmp_path_factory.mktemp("ckpt") / "run"
+    data = DataConfig(data_root=str(samples), annotations=str(ann), imgsz=64, support_size=56, n_way=2, n_query=2,
+                      n_episodes=2, num_workers=0, cache_dir=str(run.parent / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training(data, ModelConfig(imgsz=64, support_size=56),
+                     TrainConfig(stage=2, epochs=1, lr=1e-3, checkpoint_dir=str(run)), stage_weights(2),
+                     verbose=False)
+    return run / "best_model.pt"

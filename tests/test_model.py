@@ -1,4 +1,4 @@
-"""Model package: shapes per contract, weight loading from real checkpoint files, reference caching, predict geometry."""
+"""Model package: contract shapes, weight loading from real checkpoint files, reference caching, predict geometry."""
 from __future__ import annotations
 
 import warnings
@@ -8,7 +8,6 @@ import pytest
 import timm
 import torch
 
-from refdet_lib.config import ModelConfig
 from refdet_lib.data.transforms import boxes_from_letterbox, letterbox, square_resize
 from refdet_lib.model import CHEAF, DualHead, RefDet, build_backbone, build_refdet
 from refdet_lib.model.reference import ReferenceEncoder
@@ -266,3 +265,14 @@ def test_parameter_report(model, capsys):
     assert rep["total"]["params"] == sum(parts) == sum(p.numel() for p in model.parameters())
     groups = model.component_parameters()
     assert sum(p.numel() for ps in groups.values() for p in ps) == rep["total"]["params"]
+
+
+def test_cached_references_follow_the_model_dtype(model):
+    import copy
+    m = copy.deepcopy(model)
+    m.set_references([rgb(40, 40, 3)])
+    frame = rgb(80, 100, 4)
+    ref = m.predict([frame], conf=0.0, max_det=10)[0]
+    m.double()  # references were cached in float32; predict must move them along
+    out = m.predict([frame], conf=0.0, max_det=10)[0]
+    np.testing.assert_allclose(out["scores"], ref["scores"], rtol=1e-4)

@@ -32,7 +32,7 @@ class LoadReport:
 
 
 def read_yolo_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """State dict of an ultralytics checkpoint (`yolov8n.pt`: a pickled model under 'ema' or 'model'), or a plain one."""
+    """State dict of an ultralytics checkpoint (yolov8n.pt: a pickled model under 'ema'/'model') or a plain one."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"yolo_weights: no such file {str(path)!r} (expected an ultralytics yolov8n.pt)")
@@ -46,11 +46,12 @@ def read_yolo_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     elif isinstance(ckpt, dict) and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         sd = ckpt
     else:
-        raise ValueError(f"yolo_weights {str(path)!r}: not an ultralytics checkpoint (no 'model' key, not a state dict)")
+        raise ValueError(f"yolo_weights {str(path)!r}: not an ultralytics checkpoint (no 'model' key, no state dict)")
     return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
 
 
-def copy_matching(dst: nn.Module, src: dict[str, torch.Tensor], src_prefix: str = "", dst_prefix: str = "") -> LoadReport:
+def copy_matching(dst: nn.Module, src: dict[str, torch.Tensor], src_prefix: str = "",
+                  dst_prefix: str = "") -> LoadReport:
     """Copy every tensor of `src` whose name (after swapping prefixes) and shape match a tensor of `dst`."""
     rep = LoadReport()
     with torch.no_grad():
@@ -69,7 +70,7 @@ def copy_matching(dst: nn.Module, src: dict[str, torch.Tensor], src_prefix: str 
 
 
 class YoloBackbone(nn.Module):
-    """YOLOv8 backbone + neck. (B, 3, S, S) in [0, 1] -> [P3 (B, c3, S/8, S/8), P4 (B, c4, S/16, ..), P5 (B, c5, S/32, ..)].
+    """YOLOv8 backbone + neck. (B, 3, S, S) in [0, 1] -> [P3 (B, c3, S/8, S/8), P4 (B, c4, S/16, ..), P5 (.., S/32)].
 
     For scale 'n' the channels are (64, 128, 256).
     """
@@ -108,7 +109,7 @@ class YoloBackbone(nn.Module):
 
 
 def build_backbone(scale: str = "n", weights: str | Path | dict | None = None) -> YoloBackbone:
-    """YOLOv8 backbone + neck; `weights` = path to an ultralytics .pt (or its state dict), None = random init (warns)."""
+    """YOLOv8 backbone + neck; `weights`: path to an ultralytics .pt (or its state dict); None: random init, warns."""
     bb = YoloBackbone(scale)
     if weights is None:
         warnings.warn(

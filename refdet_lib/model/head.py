@@ -75,7 +75,8 @@ class DualHead(nn.Module):
 
     def decode_boxes(self, box_dist: torch.Tensor, anchor_points: torch.Tensor, stride_tensor: torch.Tensor):
         """(B, 4*reg_max, A) DFL logits -> (B, A, 4) x1y1x2y2 in input pixels (expected distance over the bins)."""
-        d = self.dfl(box_dist.float())  # (B, 4, A) ltrb in grid units
+        w = next(self.dfl.parameters(), None)  # DFL's fixed 0..reg_max-1 conv: run it in its own dtype
+        d = self.dfl(box_dist.to(w.dtype) if w is not None else box_dist).float()  # (B, 4, A) ltrb, grid units
         return dist2bbox(d.transpose(1, 2), anchor_points.float().unsqueeze(0), xywh=False) * stride_tensor.float()
 
 

@@ -8,7 +8,6 @@ reference_fusion='mean'; with 'tokens' the attention reads K * num_ref_tokens to
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -57,7 +56,8 @@ class RefDet(nn.Module):
         return next(self.parameters()).device
 
     def encode_references(self, support: torch.Tensor) -> dict:
-        """(C, K, 3, R, R) in [0, 1] -> {ref_emb (C,K,D), prototypes (C,D), scale_protos [(C,c_i)], tokens [(C,M,c_i)]}."""
+        """(C, K, 3, R, R) in [0, 1] -> {ref_emb (C,K,D), prototypes (C,D), scale_protos [(C,c_i)],
+        tokens [(C,M,c_i)]}."""
         if not torch.is_tensor(support):
             raise TypeError(f"support must be a tensor (C, K, 3, R, R), got {type(support).__name__}")
         return self.reference(support.to(self.device, torch.float32))
@@ -113,7 +113,8 @@ class RefDet(nn.Module):
         if isinstance(images, np.ndarray):
             images = [images]
         if not isinstance(images, Sequence) or len(images) == 0:
-            raise ValueError("references: give a list of RGB uint8 arrays (one object), a list of such lists, or a tensor")
+            raise ValueError("references: give a list of RGB uint8 arrays (one object), a list of such lists, "
+                             "or a tensor")
         objects = images if isinstance(images[0], (list, tuple)) else [images]
         out = []
         for c, obj in enumerate(objects):
@@ -123,7 +124,8 @@ class RefDet(nn.Module):
             for k, im in enumerate(obj):
                 if not isinstance(im, np.ndarray) or im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
                     desc = f"{im.dtype} {im.shape}" if isinstance(im, np.ndarray) else type(im).__name__
-                    raise ValueError(f"reference object {c} image {k}: expected an RGB uint8 (H, W, 3) array, got {desc}")
+                    raise ValueError(f"reference object {c} image {k}: expected an RGB uint8 (H, W, 3) array, "
+                                     f"got {desc}")
                 ims.append(torch.from_numpy(np.ascontiguousarray(square_resize(im, r))).permute(2, 0, 1))
             out.append(torch.stack(ims).float() / 255)  # (K, 3, R, R)
         return out
@@ -156,6 +158,16 @@ class RefDet(nn.Module):
         self._refs = refs
         return self
 
+    def _cached_refs(self, device, dtype) -> dict | None:
+        """The cache follows the model: after .to(device) / .half() it is moved once, on first use."""
+        r = self._refs
+        if r is not None and (r["prototypes"].device != device or r["prototypes"].dtype != dtype):
+            def mv(t):
+                return t.to(device, dtype) if torch.is_tensor(t) else [mv(u) for u in t] if isinstance(t, list) else t
+
+            r = self._refs = {k: mv(v) for k, v in r.items()}
+        return r
+
     def clear_references(self) -> None:
         self._refs = None
 
@@ -181,6 +193,7 @@ class RefDet(nn.Module):
             frames = [frames]
         s, dev = self.config.imgsz, self.device
         dtype = next(self.parameters()).dtype
+        refs = self._cached_refs(dev, dtype)
         was = self.training
         if was:  # toggling ~500 modules costs milliseconds: only when needed
             self.eval()
@@ -189,8 +202,9 @@ class RefDet(nn.Module):
             for b0 in range(0, len(frames), batch_size):
                 chunk = [self._check_frame(b0 + i, f) for i, f in enumerate(frames[b0:b0 + batch_size])]
                 lb = [letterbox(f, s) for f in chunk]  # (img (S,S,3), ratio, (pad_left, pad_top))
-                x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2).contiguous().to(dtype) / 255
-                dets = self.postprocess(self(x, refs=self._refs, std=False), conf, iou, max_det)
+                x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2)
+                x = x.contiguous().to(dtype) / 255  # (B, 3, S, S); contiguous: same conv kernels as training
+                dets = self.postprocess(self(x, refs=refs, std=False), conf, iou, max_det)
                 for f, (_, ratio, pad), d in zip(chunk, lb, dets):
                     boxes = boxes_from_letterbox(d["boxes"].float().cpu(), ratio, pad, f.shape[:2])
                     results.append({"boxes": boxes.numpy().astype(np.float32),

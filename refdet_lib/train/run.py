@@ -164,6 +164,11 @@ def demo(args) -> int:
     run_training(data, model, train, stage_weights(2))
     res = evaluate_checkpoint(out / "best_model.pt", DEMO["test_data_root"], DEMO["test_annotations"],
                               shots=(1, 3), out_dir=out / "eval")
+    print()
+    for shot, r in res.items():
+        o = r["overall"]
+        print(f"{shot} on novel objects: mAP@0.5 {o['map50']:.3f}  precision {o['precision']:.3f}  "
+              f"recall {o['recall']:.3f}  mean ST-IoU {r['mean_st_iou']:.3f}")
     print(f"\nCheckpoints: {out}  (best_model.pt, last.pt, history.csv, training.log)")
     print(f"Evaluation:  {out / 'eval'}  (metrics.json, plots)")
     return 0

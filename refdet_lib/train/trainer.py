@@ -226,6 +226,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> dict:
         self.model.train()
+        self.criterion.train()
         self._set_epoch(epoch)
         n = len(self.train_loader)
         kinds = (mixed_schedule(n, self.cfg.triplet_ratio, self.cfg.seed, epoch)
@@ -282,6 +283,7 @@ class Trainer:
         if self.val_loader is None:
             return None
         self.model.eval()
+        self.criterion.eval()  # WIoU v3's running mean learns from training batches only
         sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
         n = 0
         for batch in self.val_loader:

@@ -1,0 +1,92 @@
+"""Stage-2 training step vs a plain ultralytics YOLOv8n training step on the same query images, side by side.
+
+Both sides: forward + loss + backward + AdamW step on the same (B, 3, S, S) batch with the same boxes. YOLOv8n uses
+ultralytics' own v8DetectionLoss; RefDet adds the reference encoder (K references of C objects), CHEAF fusion, the
+dual head and the six-component criterion. Target: RefDet step <= 1.6x the YOLOv8n step.
+
+    python benchmarks/bench_train_step.py [--imgsz 320] [--support_size 112] [--reps 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from types import SimpleNamespace
+
+import torch
+
+import refdet_lib  # noqa: F401
+from refdet_lib.config import DataConfig, TrainConfig, stage_weights
+from refdet_lib.losses import Criterion
+from refdet_lib.model import build_refdet
+from refdet_lib.train.run import build_datasets
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="data_samples/train")
+    ap.add_argument("--imgsz", type=int, default=320)
+    ap.add_argument("--support_size", type=int, default=112)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--freeze_reference", action="store_true", help="also time with a frozen reference encoder")
+    a = ap.parse_args()
+    from ultralytics.nn.tasks import DetectionModel
+    from ultralytics.utils.loss import v8DetectionLoss
+
+    data = DataConfig(data_root=f"{a.data}/samples", annotations=f"{a.data}/annotations/annotations.json",
+                      imgsz=a.imgsz, support_size=a.support_size, n_way=2, n_query=4, n_episodes=8)
+    _, eps, _, _ = build_datasets(data, TrainConfig(), verbose=False)
+    batch = eps[0]
+    B, S = batch["query"].shape[0], a.imgsz
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yolo = DetectionModel("yolov8n.yaml", nc=1, verbose=False)
+        ref = build_refdet(imgsz=S, support_size=a.support_size)
+        ref_frozen = build_refdet(imgsz=S, support_size=a.support_size, freeze_reference=True)
+    yolo.args = SimpleNamespace(box=7.5, cls=0.5, dfl=1.5)
+    yloss = v8DetectionLoss(yolo)
+    xywh = batch["bboxes"].clone()
+    xywh[:, 2:] -= xywh[:, :2]
+    xywh[:, :2] += xywh[:, 2:] / 2
+    ybatch = {"batch_idx": batch["batch_idx"].float(), "cls": torch.zeros(len(xywh), 1), "bboxes": xywh / S}
+    crit = Criterion(stage_weights(2))
+    opts = {id(m): torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], 1e-4)
+            for m in (yolo, ref, ref_frozen)}
+
+    def step_yolo():
+        loss, _ = yloss(yolo(batch["query"]), ybatch)
+        opts[id(yolo)].zero_grad()
+        loss.sum().backward()
+        opts[id(yolo)].step()
+
+    def step_ref(m):
+        loss, _ = crit(m(batch["query"], batch["support"]), batch)
+        opts[id(m)].zero_grad()
+        loss.backward()
+        opts[id(m)].step()
+
+    runs = {"yolov8n": step_yolo, "refdet": lambda: step_ref(ref)}
+    if a.freeze_reference:
+        runs["refdet (frozen ViT)"] = lambda: step_ref(ref_frozen)
+    for f in runs.values():
+        f()  # warm-up
+    times = {k: [] for k in runs}
+    for _ in range(a.reps):  # interleaved
+        for k, f in runs.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    base = statistics.median(times["yolov8n"])
+    C, K = batch["support"].shape[:2]
+    print(f"training step, batch {B} frames at {S} px, {C} objects x {K} references at {a.support_size} px, "
+          f"median of {a.reps} ({torch.get_num_threads()} threads)")
+    for k, ts in times.items():
+        m = statistics.median(ts)
+        print(f"  {k:<22} {1000 * m:8.1f} ms   {m / base:5.2f}x")
+    print("  target: refdet <= 1.6x yolov8n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Evaluation, video inference and ONNX export on a real (tiny) trained checkpoint."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, paths
+from refdet_lib.data import video_info
+from refdet_lib.evaluate import evaluate_checkpoint
+from refdet_lib.inference import temporal_smooth, to_submission
+from refdet_lib.train import load_model
+
+
+def test_evaluate_writes_metrics_and_plots(tiny_checkpoint, tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    res = evaluate_checkpoint(tiny_checkpoint, samples, ann, shots=(1, 3), out_dir=tmp_path / "ev",
+                              progress=False, verbose=False, max_frames=8)
+    assert set(res) == {"1-shot", "3-shot"}
+    for r in res.values():
+        o = r["overall"]
+        assert 0 <= o["map50"] <= 1 and 0 <= r["mean_st_iou"] <= 1
+        assert len(r["per_video"]) == 3
+    saved = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert saved["3-shot"]["mean_st_iou"] == pytest.approx(res["3-shot"]["mean_st_iou"])
+    for png in ("pr_curve.png", "st_iou_per_video.png", "examples.png"):
+        assert cv2.imread(str(tmp_path / "ev" / png)) is not None
+
+
+def test_cli_evaluate_prints_metrics(tiny_checkpoint, tiny_root, tmp_path):
+    samples, ann = paths(tiny_root)
+    r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "evaluate", "--checkpoint", str(tiny_checkpoint),
+                        "--test_data_root", str(samples), "--test_annotations", str(ann), "--shots", "1",
+                        "--out", str(tmp_path / "e")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for word in ("mAP@0.5", "precision", "recall", "ST-IoU"):
+        assert word in r.stdout
+
+
+def test_predict_writes_playable_mp4_and_valid_json(tiny_checkpoint, tiny_root, tmp_path):
+    samples, _ = paths(tiny_root)
+    vdir = sorted(p for p in samples.iterdir() if p.is_dir())[0]
+    refs = sorted((vdir / "object_images").glob("*.jpg"))
+    r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "predict", "--checkpoint", str(tiny_checkpoint),
+                        "--video", str(vdir / "drone_video.mp4"), "--references", *map(str, refs), "--conf", "0.01",
+                        "--smooth", "2", "--out", str(tmp_path / "p")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "FPS" in r.stdout
+    mp4 = tmp_path / "p" / f"{vdir.name}_pred.mp4"
+    info, src = video_info(mp4), video_info(vdir / "drone_video.mp4")
+    assert (info["frames"], info["width"], info["height"]) == (src["frames"], src["width"], src["height"])
+    sub = json.loads((tmp_path / "p" / "submission.json").read_text())
+    assert sub[0]["video_id"] == vdir.name
+    for d in sub[0]["detections"]:
+        for b in d["bboxes"]:
+            assert set(b) == {"frame", "x1", "y1", "x2", "y2"} and all(isinstance(v, int) for v in b.values())
+            assert b["x1"] <= b["x2"] and 0 <= b["frame"] < src["frames"]
+
+
+def test_temporal_smoothing_and_submission():
+    box = np.array([[10, 10, 20, 20]], np.float32)
+    dets = {0: {"boxes": box, "scores": np.array([0.9])}, 1: {"boxes": np.zeros((0, 4)), "scores": np.zeros(0)},
+            2: {"boxes": np.zeros((0, 4)), "scores": np.zeros(0)}, 3: {"boxes": box + 2, "scores": np.array([0.8])},
+            9: {"boxes": box, "scores": np.array([0.7])}}
+    sm = temporal_smooth(dets, max_gap=2)
+    assert len(sm[1]["scores"]) == 1 and len(sm[2]["scores"]) == 1      # gap of 2 bridged
+    assert 5 not in sm or len(sm[5]["scores"]) == 0                      # gap of 5 is not
+    assert temporal_smooth(dets, max_gap=1)[1]["scores"].size == 0
+    sub = to_submission("v", sm)
+    assert [b["frame"] for b in sub["detections"][0]["bboxes"]] == [0, 1, 2, 3, 9]
+
+
+def test_onnx_two_graphs_parity_and_int8(tiny_checkpoint, tiny_root, tmp_path):
+    from refdet_lib.export import OnnxRefDet, export_onnx, parity_check, quantize_int8
+
+    model = load_model(tiny_checkpoint)
+    paths_ = export_onnx(model, tmp_path / "onnx")
+    par = parity_check(model, tmp_path / "onnx")
+    assert max(par.values()) <= 1e-4, par
+    import onnx
+    det = onnx.load(str(paths_["detector"]))
+    assert det.opset_import[0].version >= 17
+    assert det.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    # a new target needs no re-export: the same detector graph serves other references
+    samples, _ = paths(tiny_root)
+    vids = sorted(p for p in samples.iterdir() if p.is_dir())
+    refs = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted((vids[0] / "object_images").glob("*.jpg"))]
+    frame = np.zeros((180, 320, 3), np.uint8)
+    ort = OnnxRefDet(tmp_path / "onnx")
+    s1 = ort.set_references(refs).raw(np.zeros((1, 3, 64, 64), np.float32))[1]
+    refs2 = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted((vids[1] / "object_images").glob("*.jpg"))]
+    s2 = ort.set_references(refs2).raw(np.zeros((1, 3, 64, 64), np.float32))[1]
+    assert not np.allclose(s1, s2)
+    model.set_references(refs2)
+    pt = model.predict([frame], conf=0.0, max_det=5)[0]
+    ox = ort.predict([frame], conf=0.0, max_det=5)[0]
+    np.testing.assert_allclose(pt["scores"], ox["scores"], atol=1e-4)
+    q = quantize_int8(tmp_path / "onnx", calib_frames=[frame, frame + 60], calib_refs=refs2)
+    qs = OnnxRefDet(tmp_path / "onnx", detector=q).set_references(refs2).raw(np.zeros((1, 3, 64, 64), np.float32))
+    assert np.isfinite(qs[0]).all() and qs[1].shape == s2.shape
