@@ -318,7 +318,7 @@ def check_distance_attention(distance_attention: Callable) -> None:
 
     def lib_r(p, t):
         l_iou = 1.0 - bbox_iou(p, t, xywh=False, eps=lib.eps).squeeze(-1)
-        return lib(p, t) / (lib.focus(l_iou) * l_iou).detach()  # L_v3 = r * R * L_IoU  ->  R (with R's gradient)
+        return lib(p, t) / (lib.focus(l_iou.detach()) * l_iou)  # L_v3 = r * R * L_IoU, r detached -> R and dR
 
     want, want_g = _grad_of(lib_r, "library", pred, tgt)
     got, got_g = _grad_of(distance_attention, name, pred, tgt)

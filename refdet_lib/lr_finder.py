@@ -106,3 +106,22 @@ def suggest_lr(lrs, losses, skip_start: int = 2, skip_end: int = 1) -> float:
         fin = np.where(np.isfinite(losses))[0]
         return float(lrs[fin[np.argmin(losses[fin])]] / 10) if len(fin) else float(lrs[0])
     return float(10 ** x[int(np.argmin(np.gradient(y, x)))])
+
+
+def plot_lr_find(lrs, losses, suggestion: Optional[float] = None, ax=None):
+    """Smoothed loss against the LR (log scale), with the suggested LR marked."""
+    import matplotlib.pyplot as plt
+
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(lrs, losses, marker=".")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (base --lr; groups keep their multipliers)")
+    ax.set_ylabel("loss (smoothed)")
+    ax.set_title("Learning Rate Finder")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="red", ls="--", lw=1, label=f"steepest descent: {suggestion:.1e}")
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    return fig or ax.figure

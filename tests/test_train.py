@@ -219,3 +219,23 @@ def test_cli_n_way_larger_than_videos(tiny_root, capsys):
     assert main(["train", "--data_root", str(samples), "--annotations", str(ann), "--n_way", "7", "--epochs", "1",
                  "--imgsz", "64", "--support_size", "56"]) == 2
     assert "n_way 7 is larger than the number of videos" in capsys.readouterr().err
+
+
+def test_stage1_on_yolo_base_set_and_on_guide_format(tiny_root, tmp_path):
+    from refdet_lib.data.synthetic import write_base_set
+
+    yml = write_base_set(tmp_path / "base", n_images=8, n_classes=3, imgsz=128, seed=0)
+    assert main(["train", "--stage", "1", "--data_root", str(tmp_path / "base"), "--annotations", str(yml),
+                 "--epochs", "1", "--batch_size", "4", "--imgsz", "64", "--support_size", "56", "--num_workers", "0",
+                 "--checkpoint_dir", str(tmp_path / "s1")]) == 0
+    ck = load_checkpoint(tmp_path / "s1" / "last.pt")
+    assert ck["config"]["model"]["nc_base"] == 3 and ck["stage"] == 1
+    h = pd.read_csv(tmp_path / "s1" / "history.csv")
+    assert h["train_bbox"].notna().all() and (h["train_supcon"] == 0).all() and h["val_loss"].notna().all()
+    # the guide's format: every training video's object is a base class
+    tr = fit(*tiny_configs(tiny_root, tmp_path / "s1b", epochs=1, stage=1, val=False))
+    assert tr.raw_model.config.nc_base == 3
+    # stage 2 starts from the stage-1 checkpoint's weights
+    tr2 = fit(*tiny_configs(tiny_root, tmp_path / "s2", epochs=1, stage=2, val=False,
+                            resume=str(tmp_path / "s1b" / "last.pt")))
+    assert pd.read_csv(tmp_path / "s2" / "history.csv")["epoch"].tolist() == [1]

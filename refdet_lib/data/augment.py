@@ -56,19 +56,24 @@ class Augmenter:
             self.query.set_random_seed(s)
             self.reference.set_random_seed(s + 1)
 
-    def __call__(self, frame: np.ndarray, boxes: np.ndarray, rng: np.random.Generator | None = None):
-        """Augment a query frame and its (N, 4) xyxy boxes; returns (frame, boxes). Boxes that leave the frame drop."""
+    def __call__(self, frame: np.ndarray, boxes: np.ndarray, rng: np.random.Generator | None = None,
+                 labels: np.ndarray | None = None):
+        """Augment a query frame and its (N, 4) xyxy boxes; returns (frame, boxes), or (frame, boxes, labels) when
+        per-box labels are given. Boxes that leave the frame are dropped (with their labels)."""
+        lab = np.zeros(len(boxes), np.int64) if labels is None else np.asarray(labels, np.int64)
         if not self.enabled:
-            return frame, boxes
+            return (frame, boxes) if labels is None else (frame, boxes, lab)
         self._seed(rng)
         h, w = frame.shape[:2]
         b = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
         b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
         b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
         keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-        b = b[keep]
-        out = self.query(image=frame, bboxes=b, labels=np.zeros(len(b), np.int64))
-        return out["image"], np.asarray(out["bboxes"], np.float32).reshape(-1, 4)
+        out = self.query(image=frame, bboxes=b[keep], labels=lab[keep])
+        ob = np.asarray(out["bboxes"], np.float32).reshape(-1, 4)
+        if labels is None:
+            return out["image"], ob
+        return out["image"], ob, np.asarray(out["labels"], np.int64)
 
     def reference_image(self, img: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         if not self.enabled:

@@ -47,8 +47,34 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def yolo_yaml(data: DataConfig) -> Optional[Path]:
+    """The data.yaml of a YOLO-format base set (stage 1), given as --annotations or found in --data_root."""
+    from ..data.yolo import is_yolo_dataset
+
+    if is_yolo_dataset(data.annotations):
+        return Path(data.annotations)
+    cand = Path(data.data_root) / "data.yaml"
+    return cand if cand.exists() else None
+
+
+def build_yolo_datasets(data: DataConfig, train: TrainConfig, yaml_path: Path):
+    from ..data.yolo import YoloBatches, YoloDetectionDataset
+
+    ds = YoloDetectionDataset(yaml_path, "train")
+    aug = Augmenter(data.augment)
+    tr = YoloBatches(ds, data.batch_size, data.imgsz, train.seed, aug if aug.enabled else None)
+    va = None
+    if "val" in ds.cfg:
+        vds = YoloDetectionDataset(yaml_path, "val")
+        va = YoloBatches(vds, data.batch_size, data.imgsz, train.seed, None, shuffle=False)
+    return ds, tr, va, None
+
+
 def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: int = 1, verbose: bool = True):
-    """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format."""
+    """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format
+    (stage 1 also takes a YOLO-format base set: a data.yaml as --annotations or inside --data_root)."""
+    if train.stage == 1 and yolo_yaml(data) is not None:
+        return build_yolo_datasets(data, train, yolo_yaml(data))
     kw = dict(cache_frames=data.cache_frames, cache_size=data.cache_size, frame_size=data.imgsz,
               cache_dir=data.cache_dir, n_shot=data.n_shot, verbose=verbose)
     ds = RefDetDataset(data.data_root, data.annotations, mode="train",
