@@ -10,7 +10,6 @@ export YOLO_AUTOINSTALL := False
 export NO_ALBUMENTATIONS_UPDATE := 1
 export HF_HUB_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo_config
-export MPLBACKEND := Agg
 
 .PHONY: setup demo test test-fast course lab clean-cache
 

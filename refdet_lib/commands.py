@@ -7,7 +7,7 @@ the guide's examples), and parsing it back with `refdet_lib.cli` gives the same 
 from __future__ import annotations
 
 import shlex
-from typing import Optional
+from typing import Optional, Sequence
 
 from .config import AugmentConfig, DataConfig, LossWeights, ModelConfig, TrainConfig, stage_weights
 
@@ -24,8 +24,10 @@ def _fmt(v) -> str:
 
 
 def train_command(data: DataConfig, model: ModelConfig, train: TrainConfig, weights: Optional[LossWeights] = None,
-                  program: str = "refdet train", full: bool = False, multiline: bool = True) -> str:
-    """`refdet train ...` reproducing these configs (flags equal to the CLI defaults are left out unless `full`).
+                  program: str = "refdet train", full: bool = False, include: Sequence[str] = (),
+                  multiline: bool = True) -> str:
+    """`refdet train ...` reproducing these configs (flags equal to the CLI defaults are left out unless `full`,
+    or named in `include`, e.g. ("weight_decay", "bbox_weight") to spell out what the guide's examples spell out).
 
     Not expressible as flags (and so not in the command): TrainConfig.warmup_epochs, grad_clip, the lr multipliers
     and individual augmentation strengths (only all-on / all-off: `--no-augment`).
@@ -36,7 +38,7 @@ def train_command(data: DataConfig, model: ModelConfig, train: TrainConfig, weig
     def add(flag, value, default):
         if value is None or isinstance(value, bool):
             return
-        if full or flag in ALWAYS or value != default:
+        if full or flag in ALWAYS or flag in include or value != default:
             args.append((f"--{flag}", _fmt(value)))
 
     for f in DATA_FLAGS:
@@ -59,7 +61,7 @@ def train_command(data: DataConfig, model: ModelConfig, train: TrainConfig, weig
     if weights is not None:
         preset = stage_weights(train.stage)
         for k, v in weights.items():
-            if full or v != preset[k]:
+            if full or f"{k}_weight" in include or v != preset[k]:
                 args.append((f"--{k}_weight", _fmt(v)))
     parts = [program] + [f"{k} {shlex.quote(v)}" if v is not None else k for k, v in args]
     return (" \\\n    " if multiline else " ").join(parts)

@@ -67,8 +67,10 @@ def _need_value(name: str, value: Any) -> None:
 
 
 def _short(x: Any) -> str:
-    if hasattr(x, "tolist") and getattr(x, "ndim", 0) and getattr(x, "size", getattr(x, "numel", lambda: 0)()) > 12:
-        return f"<{type(x).__name__} shape {tuple(x.shape)}>"
+    if hasattr(x, "detach"):  # torch tensor
+        x = x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray) and x.size > 12:
+        return f"<array shape {x.shape}>"
     if hasattr(x, "tolist"):
         x = x.tolist()
     if isinstance(x, float):
@@ -612,8 +614,8 @@ def check_batch_hard_triplet(batch_hard: Callable) -> None:
         eg = e.clone().requires_grad_(True)
         got = _call(name, batch_hard, eg, lab.clone(), m)
         gv = _as_float(got)
-        if gv is None or not math.isclose(gv, float(want), rel_tol=1e-4, abs_tol=1e-6):
-            failures.append(f"{case} (labels {lab.tolist()}, margin {m}): expected {float(want):.5f}, got "
+        if gv is None or not math.isclose(gv, float(want.detach()), rel_tol=1e-4, abs_tol=1e-6):
+            failures.append(f"{case} (labels {lab.tolist()}, margin {m}): expected {float(want.detach()):.5f}, got "
                             f"{_short(got)}")
             continue
         if hasattr(got, "requires_grad") and got.requires_grad:
@@ -621,7 +623,7 @@ def check_batch_hard_triplet(batch_hard: Callable) -> None:
             if not np.allclose(_to_numpy(eg.grad), _to_numpy(ew.grad), rtol=1e-3, atol=1e-5):
                 failures.append(f"{case}: value right, gradient wrong: only the hardest positive and negative of "
                                 "each anchor should pull")
-        elif float(want) > 0:
+        elif float(want.detach()) > 0:
             failures.append(f"{case}: the result carries no gradient; build it from `embeddings` with torch ops")
     _verdict(name, failures, len(cases))
 

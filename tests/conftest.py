@@ -10,7 +10,7 @@ import pytest
 import refdet_lib  # noqa: F401  (applies the offline settings)
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("MPLBACKEND", "Agg")
+
 
 
 @pytest.fixture(scope="session")

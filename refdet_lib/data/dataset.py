@@ -67,7 +67,9 @@ class RefDetDataset:
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.video_paths = {v: self.data_root / v / VIDEO_NAME for v in self.classes}
         self.ref_paths = {v: list_reference_images(self.data_root / v) for v in self.classes}
-        self.info = {v: video_info(p) for v, p in self.video_paths.items()}
+        known = self.summary.per_video if self.summary is not None else {}
+        self.info = {v: ({k: known[v][k] for k in ("frames", "width", "height")} if v in known else video_info(p))
+                     for v, p in self.video_paths.items()}  # validation already opened every video: reuse that
 
         pos, neg = [], []
         self.negatives: dict[str, list[int]] = {}

@@ -146,23 +146,30 @@ class FrameCache:
         npy, js = self._paths(video_id, video_path, size)
         npy.parent.mkdir(parents=True, exist_ok=True)
         before = DECODE_STATS["frames"]
-        arr = None
         got: list[int] = []
         tmp_npy = npy.with_suffix(f".tmp{os.getpid()}.npy")
-        for i, img in iter_frames(video_path, want):
-            img, _ = resize_max_side(img, size)
-            if arr is None:
-                arr = np.lib.format.open_memmap(tmp_npy, mode="w+", dtype=np.uint8, shape=(len(want),) + img.shape)
-            arr[len(got)] = img
-            got.append(i)
-        if arr is None:
+        f = None
+        try:
+            # stream frames into a .npy (header first, then raw rows): no memmap page faults, constant memory
+            for i, img in iter_frames(video_path, want, rgb=False):
+                img, _ = resize_max_side(img, size)
+                img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # after the resize: fewer pixels to convert
+                if f is None:
+                    f = open(tmp_npy, "wb")
+                    np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False,
+                                                             "shape": (len(want),) + img.shape})
+                f.write(img.tobytes())
+                got.append(i)
+        finally:
+            if f is not None:
+                f.close()
+        if f is None:
             raise IOError(f"no frame could be decoded from {video_path} (video_id={video_id})")
         missing = sorted(set(want) - set(got))
         if missing:
+            tmp_npy.unlink(missing_ok=True)
             raise IndexError(f"{video_path} (video_id={video_id}): frames {missing[:5]}{'...' if len(missing) > 5 else ''}"
                              f" are beyond the end of the video ({got[-1] + 1} frames decoded)")
-        arr.flush()
-        del arr
         os.replace(tmp_npy, npy)
         tmp_js = js.with_suffix(f".tmp{os.getpid()}.json")
         tmp_js.write_text(json.dumps({"frames": got, "video": str(video_path), "size": size}))
