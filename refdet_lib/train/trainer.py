@@ -294,7 +294,10 @@ class Trainer:
             sums["loss"] += float(loss)
             for k in COMPONENTS:
                 sums[k] += float(comps[k])
-        return self._reduce({k: v / max(n, 1) for k, v in sums.items()})
+        if n == 0:  # every val batch was non-finite: say so, never report a perfect 0.0
+            self._say("  ! validation: every batch gave a non-finite loss")
+            return {k: float("nan") for k in sums}
+        return self._reduce({k: v / n for k, v in sums.items()})
 
     # ------------------------------------------------------------------ checkpoints
     def state(self, epoch: int) -> dict:
