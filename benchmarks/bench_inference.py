@@ -15,23 +15,18 @@ On a busy machine use --threads 1 for steadier numbers.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_AUTOINSTALL", "False")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import refdet_lib  # noqa: F401  (offline settings; the package is installed editable)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from ultralytics.nn.tasks import DetectionModel  # noqa: E402
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from ultralytics.nn.tasks import DetectionModel
 
-from refdet_lib.model import build_refdet  # noqa: E402
+from refdet_lib.model import build_refdet
 
 
 def _sync():

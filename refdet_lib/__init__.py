@@ -9,5 +9,12 @@ from .config import (AugmentConfig, DataConfig, LossConfig, LossWeights, ModelCo
 
 __version__ = "0.1.0"
 
-__all__ = ["AugmentConfig", "DataConfig", "LossConfig", "LossWeights", "ModelConfig", "STAGE_PRESETS", "TrainConfig",
+
+def checks(**kw) -> dict:
+    """Environment summary for notebook 00 and bug reports (see refdet_lib.course.checks)."""
+    from .course import checks as _checks
+    return _checks(**kw)
+
+
+__all__ = ["checks", "AugmentConfig", "DataConfig", "LossConfig", "LossWeights", "ModelConfig", "STAGE_PRESETS", "TrainConfig",
            "stage_weights", "__version__"]

@@ -70,6 +70,8 @@ class ModelConfig:
     reg_max: int = 16
     head_mode: str = "dual"          # standard | prototype | dual
     num_ref_tokens: int = 16         # patch tokens kept per reference (pooled) for the fusion's attention
+    bn_momentum: float = 0.1         # BatchNorm running-stat momentum (ultralytics uses 0.03, made for 100k+ steps;
+                                     # 0.03 leaves eval-mode stats far off after the few hundred steps of a CPU lesson)
 
 
 @dataclass

@@ -276,3 +276,16 @@ def test_cached_references_follow_the_model_dtype(model):
     m.double()  # references were cached in float32; predict must move them along
     out = m.predict([frame], conf=0.0, max_det=10)[0]
     np.testing.assert_allclose(out["scores"], ref["scores"], rtol=1e-4)
+
+
+def test_batchnorm_momentum_from_config():
+    """Short CPU runs need running stats that keep up: every BatchNorm follows ModelConfig.bn_momentum."""
+    import warnings
+
+    from refdet_lib.model import build_refdet
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = build_refdet(imgsz=64, support_size=56, bn_momentum=0.2)
+    bns = [x for x in m.modules() if isinstance(x, torch.nn.BatchNorm2d)]
+    assert len(bns) > 50 and {b.momentum for b in bns} == {0.2}

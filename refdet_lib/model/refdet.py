@@ -48,6 +48,9 @@ class RefDet(nn.Module):
             if hasattr(self.head, "cv3"):
                 self.load_report["head_cls"] = copy_matching(self.head.cv3, yolo_sd, f"model.{DETECT_INDEX}.cv3.")
             print(f"yolo_weights {cfg.yolo_weights}: " + "; ".join(f"{k} {v}" for k, v in self.load_report.items()))
+        for m in self.modules():  # one momentum for every BatchNorm (backbone, fusion, head): see ModelConfig
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = cfg.bn_momentum
         self._refs = None  # cached encode_references() output, set by set_references()
 
     # ------------------------------------------------------------------ training / raw outputs

@@ -235,7 +235,8 @@ class Trainer:
         sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
         counted, skipped, tri_steps = 0, 0, 0
         bar = tqdm(self.train_loader, total=n, desc=f"Episode [{epoch}/{self.cfg.epochs}]", disable=not self.verbose,
-                   leave=True, file=sys.stdout, dynamic_ncols=True)
+                   leave=True, file=sys.stdout, dynamic_ncols=True,
+                   mininterval=0.5 if sys.stdout.isatty() else 30.0)  # logs and papermill: few redraws
         self.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(bar):
             if kinds[i] == "triplet":
