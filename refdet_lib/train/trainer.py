@@ -264,7 +264,7 @@ class Trainer:
             if self.verbose:
                 bar.set_postfix_str(" | ".join([f"Loss: {sums['loss'] / counted:.4f}"] +
                                                [f"{k}: {sums[k] / counted:.4f}" for k in COMPONENTS
-                                                if self.criterion.weights[k] > 0]))
+                                                if self.criterion.weights[k] > 0]), refresh=False)
             self._cb("on_step_end", i, comps)
         bar.close()
         avg = {k: v / max(counted, 1) for k, v in sums.items()}
