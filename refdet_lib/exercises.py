@@ -311,7 +311,6 @@ def _grad_of(fn: Callable, name: str, pred, tgt, **kw):
 def check_distance_attention(distance_attention: Callable) -> None:
     """Exercise 3b. `distance_attention(pred, target) -> R` (n,), R = exp(centre distance^2 / enclosing diagonal^2,
     the diagonal detached), against the R inside `WIoUv3Loss` (value and gradient)."""
-    import torch
     from ultralytics.utils.metrics import bbox_iou
 
     name = "distance_attention"

@@ -49,13 +49,14 @@ class DetectorGraph(nn.Module):
 def _export(module, args, path, input_names, output_names, dynamic_axes, opset):
     import warnings
 
-    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # shape checks traced as constants: expected
     kw = dict(input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes, opset_version=opset,
               do_constant_folding=True)
-    try:
-        torch.onnx.export(module, args, str(path), dynamo=False, **kw)
-    except TypeError:  # older torch without the dynamo switch
-        torch.onnx.export(module, args, str(path), **kw)
+    with warnings.catch_warnings():  # shape checks traced as constants: expected, and only here
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        try:
+            torch.onnx.export(module, args, str(path), dynamo=False, **kw)
+        except TypeError:  # older torch without the dynamo switch
+            torch.onnx.export(module, args, str(path), **kw)
 
 
 def export_onnx(model, out_dir: str | Path, opset: int = 17, n_refs: int = 3) -> dict:

@@ -1,7 +1,6 @@
 """Shared fixtures: small real datasets written by the package's own generator (real mp4 files, real JPEGs)."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 

@@ -13,7 +13,7 @@ import torch
 from conftest import ROOT, paths
 from refdet_lib.config import AugmentConfig
 from refdet_lib.data import (DECODE_STATS, Augmenter, DatasetError, EpisodeCollator, EpisodeDataset, EpisodeSampler,
-                             FrameCache, RefDetDataset, TripletDataset, TripletSampler, iter_frames, letterbox,
+                             RefDetDataset, TripletDataset, TripletSampler, iter_frames, letterbox,
                              mixed_schedule, read_frame, validate_dataset)
 from refdet_lib.data.transforms import boxes_from_letterbox, boxes_to_letterbox
 

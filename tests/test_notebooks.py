@@ -2,7 +2,6 @@
 outputs (except cells whose outputs nbval compares on purpose), and every notebook starts with a `parameters` cell."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

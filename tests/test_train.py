@@ -236,6 +236,6 @@ def test_stage1_on_yolo_base_set_and_on_guide_format(tiny_root, tmp_path):
     tr = fit(*tiny_configs(tiny_root, tmp_path / "s1b", epochs=1, stage=1, val=False))
     assert tr.raw_model.config.nc_base == 3
     # stage 2 starts from the stage-1 checkpoint's weights
-    tr2 = fit(*tiny_configs(tiny_root, tmp_path / "s2", epochs=1, stage=2, val=False,
+    fit(*tiny_configs(tiny_root, tmp_path / "s2", epochs=1, stage=2, val=False,
                             resume=str(tmp_path / "s1b" / "last.pt")))
     assert pd.read_csv(tmp_path / "s2" / "history.csv")["epoch"].tolist() == [1]

@@ -14,7 +14,7 @@ from typing import Optional
 
 import torch
 
-from ..config import DataConfig, LossConfig, LossWeights, ModelConfig, TrainConfig, from_dict, stage_weights
+from ..config import DataConfig, LossConfig, LossWeights, ModelConfig, TrainConfig, from_dict
 from ..data import (Augmenter, EpisodeCollator, EpisodeDataset, EpisodeSampler, RefDetDataset, TripletDataset,
                     TripletSampler, make_loader)
 from .checkpoint import load_checkpoint
@@ -73,8 +73,9 @@ def build_yolo_datasets(data: DataConfig, train: TrainConfig, yaml_path: Path):
 def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: int = 1, verbose: bool = True):
     """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format
     (stage 1 also takes a YOLO-format base set: a data.yaml as --annotations or inside --data_root)."""
-    if train.stage == 1 and yolo_yaml(data) is not None:
-        return build_yolo_datasets(data, train, yolo_yaml(data))
+    yml = yolo_yaml(data) if train.stage == 1 else None
+    if yml is not None:
+        return build_yolo_datasets(data, train, yml)
     kw = dict(cache_frames=data.cache_frames, cache_size=data.cache_size, frame_size=data.imgsz,
               cache_dir=data.cache_dir, n_shot=data.n_shot, verbose=verbose)
     ds = RefDetDataset(data.data_root, data.annotations, mode="train",
@@ -168,27 +169,19 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
     return trainer
 
 
-DEMO = dict(data_root="data_samples/train/samples", annotations="data_samples/train/annotations/annotations.json",
-            test_data_root="data_samples/test/samples",
-            test_annotations="data_samples/test/annotations/annotations.json")
-
-
 def demo(args) -> int:
     """The README's main job: brief stage-2 training on data_samples/, then 1- and 3-shot evaluation."""
+    from ..course import small_configs
     from ..evaluate import evaluate_checkpoint
 
-    root = Path.cwd()
-    for k in ("data_root", "annotations", "test_data_root", "test_annotations"):
-        if not (root / DEMO[k]).exists():
-            raise FileNotFoundError(f"{DEMO[k]} not found: run `refdet demo` from the project root")
     out = Path(args.out)
-    data = DataConfig(**DEMO, imgsz=320, support_size=112, n_way=2, n_query=4, n_episodes=20, num_workers=2)
-    model = ModelConfig(imgsz=320, support_size=112)
-    train = TrainConfig(stage=2, epochs=args.epochs, lr=1e-3, checkpoint_dir=str(out), save_interval=1,
-                        warmup_epochs=0.5)
-    print(f"Stage 2 on {DEMO['data_root']} for {args.epochs} epoch(s) at imgsz 320 (CPU-sized demo)")
-    run_training(data, model, train, stage_weights(2))
-    res = evaluate_checkpoint(out / "best_model.pt", DEMO["test_data_root"], DEMO["test_annotations"],
+    data, model, train, weights = small_configs(out, epochs=args.epochs, n_episodes=20, num_workers=2)
+    for p in (data.annotations, data.test_annotations):
+        if not Path(p).exists():
+            raise FileNotFoundError(f"{p} not found: data_samples/ is part of the repository (or `refdet synth`)")
+    print(f"Stage 2 on {data.data_root} for {args.epochs} epoch(s) at imgsz {data.imgsz} (CPU-sized demo)")
+    run_training(data, model, train, weights)
+    res = evaluate_checkpoint(out / "best_model.pt", data.test_data_root, data.test_annotations,
                               shots=(1, 3), out_dir=out / "eval")
     print()
     for shot, r in res.items():

@@ -23,11 +23,10 @@ import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..config import DataConfig, LossWeights, ModelConfig, TrainConfig, to_dict
+from ..config import TrainConfig, to_dict
 from ..data.sampling import mixed_schedule
 from .checkpoint import atomic_save, atomic_write_text, load_checkpoint, rng_state, set_rng_state
 from .history import COMPONENTS, History
