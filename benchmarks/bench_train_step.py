@@ -2,7 +2,8 @@
 
 Both sides: forward + loss + backward + AdamW step on the same (B, 3, S, S) batch with the same boxes. YOLOv8n uses
 ultralytics' own v8DetectionLoss; RefDet adds the reference encoder (K references of C objects), CHEAF fusion, the
-dual head and the six-component criterion. Target: RefDet step <= 1.6x the YOLOv8n step.
+dual head and the six-component criterion. Target: RefDet step <= 1.6x the YOLOv8n step. Also timed: the siamese
+reference encoder (references through the shared backbone, no ViT) and, with --freeze_reference, a frozen ViT.
 
     python benchmarks/bench_train_step.py [--imgsz 320] [--support_size 112] [--reps 5]
 """
@@ -30,6 +31,8 @@ def main():
     ap.add_argument("--support_size", type=int, default=112)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--freeze_reference", action="store_true", help="also time with a frozen reference encoder")
+    ap.add_argument("--siamese_support", type=int, default=64,
+                    help="also time reference_encoder='siamese' with references at this size (0: skip)")
     a = ap.parse_args()
     from ultralytics.nn.tasks import DetectionModel
     from ultralytics.utils.loss import v8DetectionLoss
@@ -45,6 +48,7 @@ def main():
         yolo = DetectionModel("yolov8n.yaml", nc=1, verbose=False)
         ref = build_refdet(imgsz=S, support_size=a.support_size)
         ref_frozen = build_refdet(imgsz=S, support_size=a.support_size, freeze_reference=True)
+        siam = build_refdet(imgsz=S, support_size=a.siamese_support or 64, reference_encoder="siamese")
     yolo.args = SimpleNamespace(box=7.5, cls=0.5, dfl=1.5)
     yloss = v8DetectionLoss(yolo)
     xywh = batch["bboxes"].clone()
@@ -53,7 +57,7 @@ def main():
     ybatch = {"batch_idx": batch["batch_idx"].float(), "cls": torch.zeros(len(xywh), 1), "bboxes": xywh / S}
     crit = Criterion(stage_weights(2))
     opts = {id(m): torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], 1e-4)
-            for m in (yolo, ref, ref_frozen)}
+            for m in (yolo, ref, ref_frozen, siam)}
 
     def step_yolo():
         loss, _ = yloss(yolo(batch["query"]), ybatch)
@@ -61,8 +65,13 @@ def main():
         loss.sum().backward()
         opts[id(yolo)].step()
 
-    def step_ref(m):
-        loss, _ = crit(m(batch["query"], batch["support"]), batch)
+    c, k = batch["support"].shape[:2]
+    r = a.siamese_support or 64
+    siam_support = torch.nn.functional.interpolate(batch["support"].flatten(0, 1), size=(r, r), mode="bilinear",
+                                                   antialias=True).view(c, k, 3, r, r)
+
+    def step_ref(m, support=batch["support"]):
+        loss, _ = crit(m(batch["query"], support), batch)
         opts[id(m)].zero_grad()
         loss.backward()
         opts[id(m)].step()
@@ -70,6 +79,8 @@ def main():
     runs = {"yolov8n": step_yolo, "refdet": lambda: step_ref(ref)}
     if a.freeze_reference:
         runs["refdet (frozen ViT)"] = lambda: step_ref(ref_frozen)
+    if a.siamese_support:
+        runs[f"refdet siamese @{r}"] = lambda: step_ref(siam, siam_support)
     for f in runs.values():
         f()  # warm-up
     times = {k: [] for k in runs}

@@ -27,7 +27,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     d, t = DataConfig(), TrainConfig()
     g = p.add_argument_group("data")
     g.add_argument("--data_root", default=d.data_root, help="folder of <video_id>/ sub-folders")
-    g.add_argument("--annotations", default=d.annotations, help="annotations.json (or a YOLO data.yaml for stage 1)")
+    g.add_argument("--annotations", default=d.annotations,
+                   help="annotations.json (stage 1 also: a YOLO data.yaml or a COCO json)")
     g.add_argument("--test_data_root", default=None, help="validation videos (optional)")
     g.add_argument("--test_annotations", default=None, help="validation annotations (optional)")
     g.add_argument("--imgsz", type=int, default=d.imgsz, help="query frame size (multiple of 32)")
@@ -64,6 +65,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--yolo_weights", default=None, help="ultralytics yolov8n.pt for the query backbone")
     g.add_argument("--dino_weights", default=None, help="local DINOv2 ViT-S/14 weights file for the reference encoder")
     _bool_flag(g, "freeze_reference", "freeze the reference encoder")
+    _bool_flag(g, "appearance_match", "add a low-level template-match score to the prototype score")
+    g.add_argument("--reference_encoder", default="dinov2", choices=["dinov2", "siamese"],
+                   help="dinov2 (the guide's ViT) or siamese (references through the shared YOLO backbone; "
+                        "--support_size a multiple of 32, e.g. 64)")
 
 
 def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, TrainConfig, object]:
@@ -72,7 +77,10 @@ def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, T
         raise UsageError(f"--stage must be 1, 2 or 3 (got {a.stage})")
     if a.imgsz % 32:
         raise UsageError(f"--imgsz must be a multiple of 32 (got {a.imgsz})")
-    if a.support_size % 14:
+    if a.reference_encoder == "siamese" and a.support_size % 32:
+        raise UsageError(f"--support_size must be a multiple of 32 with --reference_encoder siamese "
+                         f"(got {a.support_size}; try 64)")
+    if a.reference_encoder == "dinov2" and a.support_size % 14:
         raise UsageError(f"--support_size must be a multiple of 14 (ViT patch size; got {a.support_size})")
     for k in ("epochs", "n_way", "n_query", "n_episodes", "batch_size", "gradient_accumulation", "save_interval",
               "n_shot", "triplet_batch_size"):
@@ -98,7 +106,8 @@ def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, T
                       batch_size=a.batch_size, num_workers=a.num_workers,
                       cache_frames=a.cache_frames is not False, augment=aug)
     model = ModelConfig(imgsz=a.imgsz, support_size=a.support_size, yolo_weights=a.yolo_weights,
-                        dino_weights=a.dino_weights, freeze_reference=bool(a.freeze_reference))
+                        dino_weights=a.dino_weights, freeze_reference=bool(a.freeze_reference),
+                        reference_encoder=a.reference_encoder, appearance_match=bool(a.appearance_match))
     train = TrainConfig(stage=a.stage, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay,
                         gradient_accumulation=a.gradient_accumulation, mixed_precision=a.mixed_precision,
                         checkpoint_dir=a.checkpoint_dir, save_interval=a.save_interval, resume=a.resume,

@@ -15,7 +15,7 @@ DATA_FLAGS = ("data_root", "annotations", "test_data_root", "test_annotations", 
               "n_way", "n_query", "n_episodes", "batch_size", "num_workers")
 TRAIN_FLAGS = ("stage", "epochs", "lr", "weight_decay", "gradient_accumulation", "checkpoint_dir", "save_interval",
                "resume", "device", "seed", "triplet_ratio", "negative_strategy", "triplet_batch_size")
-MODEL_FLAGS = ("yolo_weights", "dino_weights")
+MODEL_FLAGS = ("yolo_weights", "dino_weights", "reference_encoder")
 ALWAYS = ("stage", "epochs", "n_way", "n_query", "checkpoint_dir")  # the guide always spells these out
 
 
@@ -45,13 +45,14 @@ def train_command(data: DataConfig, model: ModelConfig, train: TrainConfig, weig
         add(f, getattr(data, f), getattr(d0, f))
     for f in TRAIN_FLAGS:
         add(f, getattr(train, f), getattr(t0, f))
+    m0 = ModelConfig()
     for f in MODEL_FLAGS:
-        add(f, getattr(model, f), None)
+        add(f, getattr(model, f), getattr(m0, f))
     if model.imgsz != data.imgsz or model.support_size != data.support_size:
         raise ValueError(f"DataConfig and ModelConfig disagree on imgsz/support_size ({data.imgsz}/{data.support_size}"
                          f" vs {model.imgsz}/{model.support_size}); the command line has one value for each")
     for flag, on in (("mixed_precision", train.mixed_precision), ("use_triplet", train.use_triplet),
-                     ("freeze_reference", model.freeze_reference)):
+                     ("freeze_reference", model.freeze_reference), ("appearance_match", model.appearance_match)):
         if on:
             args.append((f"--{flag}", None))
     if not data.cache_frames:

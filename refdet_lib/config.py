@@ -27,11 +27,17 @@ class AugmentConfig:
     ref_crop_p: float = 0.5       # crop jitter around the object
     ref_rotate_p: float = 0.3
     ref_color_p: float = 0.5
+    # whole episode: one hue rotation for every query frame and reference image of the episode (p, max degrees).
+    # Frames and references change together, so the match is kept while the object's colour is one never shown:
+    # a matcher meets the whole colour wheel, not only the hues of its training objects.
+    episode_hue_p: float = 0.5
+    episode_hue: float = 180.0
 
     @classmethod
     def off(cls) -> "AugmentConfig":
         """All probabilities 0: the guide's first check when the loss does not decrease."""
-        return cls(color_p=0, blur_p=0, affine_p=0, hflip_p=0, mosaic_p=0, ref_crop_p=0, ref_rotate_p=0, ref_color_p=0)
+        return cls(color_p=0, blur_p=0, affine_p=0, hflip_p=0, mosaic_p=0, ref_crop_p=0, ref_rotate_p=0, ref_color_p=0,
+                   episode_hue_p=0)
 
 
 @dataclass
@@ -64,6 +70,9 @@ class ModelConfig:
     dino_model: str = "vit_small_patch14_dinov2"
     dino_weights: Optional[str] = None   # local file for timm's pretrained_cfg_overlay
     freeze_reference: bool = False
+    appearance_match: bool = False  # add a low-level template-match score to the prototype score (model/match.py)
+    reference_encoder: str = "dinov2"  # dinov2 (the guide's) | siamese (refs through the shared YOLO backbone;
+                                     # support_size a multiple of 32, e.g. 64): see model/siamese.py
     reference_fusion: str = "mean"   # how K references of one object are fused: mean | tokens
     nc_base: int = 80                # standard-branch classes (base / stage 1 classes)
     embed_dim: int = 128             # prototype / anchor embedding width

@@ -2,6 +2,7 @@
 every notebook headless in order with papermill (`refdet course run`)."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import warnings
@@ -58,8 +59,10 @@ def _weights_status(path: Optional[str], what: str) -> str:
 
 def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None, test_annotations=None,
                   imgsz: int = 320, support_size: int = 112, epochs: int = 2, n_way: int = 2, n_query: int = 4,
-                  n_episodes: int = 20, stage: int = 2, lr: float = 1e-3, num_workers: int = 0, **train_kw):
-    """CPU-sized configs on data_samples/ (what the notebooks' parameter cells default to)."""
+                  n_episodes: int = 20, stage: int = 2, lr: float = 1e-3, num_workers: int = 0,
+                  reference_encoder: str = "dinov2", appearance_match: bool = False, **train_kw):
+    """CPU-sized configs on data_samples/ (what the notebooks' parameter cells default to); extra keywords go to
+    TrainConfig. reference_encoder='siamese' needs a support_size that is a multiple of 32 (e.g. 32 or 64)."""
     from .config import DataConfig, ModelConfig, TrainConfig, stage_weights
 
     tr = DATA_SAMPLES / "train"
@@ -70,10 +73,36 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
                       test_annotations=str(test_annotations or te / "annotations" / "annotations.json"),
                       imgsz=imgsz, support_size=support_size, n_way=n_way, n_query=n_query, n_episodes=n_episodes,
                       num_workers=num_workers)
-    model = ModelConfig(imgsz=imgsz, support_size=support_size)
+    model = ModelConfig(imgsz=imgsz, support_size=support_size, reference_encoder=reference_encoder,
+                        appearance_match=appearance_match)
     train = TrainConfig(stage=stage, epochs=epochs, lr=lr, checkpoint_dir=str(run_dir), save_interval=1,
                         warmup_epochs=0.5, **train_kw)
     return data, model, train, stage_weights(stage)
+
+
+LEARNING_RUN = PROJECT_ROOT / "runs" / "learning"
+
+
+def learning_report(out=LEARNING_RUN, verbose: bool = True) -> Optional[dict]:
+    """What `python benchmarks/learning.py` measured, read from its run folder: {"table": DataFrame of mAP@0.5, P, R,
+    ST-IoU for RefDet on the novel objects, the template-matching baseline and RefDet on its training objects;
+    "settings": recipe and training time; "examples": example-frames image or None}. None when it has not run."""
+    import pandas as pd
+
+    p = Path(out) / "learning.json"
+    if not p.exists():
+        if verbose:
+            print(f"no learning benchmark in {out}: run `python benchmarks/learning.py --out {out}` from the project "
+                  "root (about 30 minutes on 2 CPU cores)")
+        return None
+    r = json.loads(p.read_text())
+    table = pd.DataFrame({"RefDet, novel objects": r["refdet"], "template-matching baseline": r["baseline"],
+                          "RefDet, its training objects": r["refdet_seen_objects"]}).T
+    table = table.rename(columns={"map50": "mAP@0.5", "st_iou": "ST-IoU"})
+    ex = Path(out) / "novel_eval" / "examples.png"
+    settings = {k: r[k] for k in ("reference_encoder", "appearance_match", "train_set", "train_minutes", "recipe")
+                if k in r}
+    return {"table": table, "settings": settings, "examples": ex if ex.exists() else None}
 
 
 def ensure_checkpoint(run_dir=DEFAULT_RUNS / "stage2", name: str = "best_model.pt", verbose: bool = True,

@@ -21,12 +21,21 @@ MAP_CONF = 0.001  # mAP needs the whole ranking: keep low-score detections (as u
 
 def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots: Sequence[int] = (1, 3),
                    conf: float = 0.25, iou: float = 0.5, out_dir: Optional[str | Path] = None,
-                   progress: bool = True, verbose: bool = True, max_frames: Optional[int] = None) -> dict:
+                   progress: bool = True, verbose: bool = True, max_frames: Optional[int] = None,
+                   videos: Optional[Sequence[str]] = None, predictions: Optional[dict] = None) -> dict:
     """{f"{k}-shot": evaluate_videos(...) results} for each k in `shots`; writes metrics.json and plots to out_dir.
 
     max_frames: score only the first N frames of each video (quick checks in lessons and tests).
+    videos: score only these video ids (default: every video of the annotations).
+    predictions: a dict to fill with {"k-shot": (predictions, ground truth) per video}, to score again at other
+    confidence thresholds with `metrics.evaluate_videos` without running the model again.
     """
     anns, _ = validate_dataset(data_root, annotations)
+    if videos is not None:
+        missing = sorted(set(videos) - set(anns))
+        if missing:
+            raise ValueError(f"videos not in {annotations}: {', '.join(missing)}")
+        anns = {v: anns[v] for v in videos}
     data_root = Path(data_root)
     results, preds_by_shot = {}, {}
     for k in shots:
@@ -47,6 +56,8 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
             print(f"\n{k}-shot ({len(refs)} reference image(s) per object)")
             print(format_table(res))
     model.clear_references()
+    if predictions is not None:
+        predictions.update(preds_by_shot)
     if out_dir is not None:
         out = Path(out_dir)
         save_json(results, out / "metrics.json")

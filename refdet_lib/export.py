@@ -24,14 +24,19 @@ import torch.nn as nn
 REF_OUTPUTS = ["prototypes", "sp3", "sp4", "sp5", "tok3", "tok4", "tok5"]
 
 
+def ref_outputs(model) -> list[str]:
+    """Names of the reference tensors: REF_OUTPUTS, plus `parts` (C, K*P, d) with the appearance match."""
+    return REF_OUTPUTS + (["parts"] if getattr(model, "match", None) is not None else [])
+
+
 class ReferenceGraph(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.m = model
 
     def forward(self, support):  # (C, K, 3, R, R)
-        r = self.m.reference(support)
-        return (r["prototypes"], *r["scale_protos"], *r["tokens"])
+        r = self.m.encode_references(support)
+        return (r["prototypes"], *r["scale_protos"], *r["tokens"], *([r["parts"]] if "parts" in r else []))
 
 
 class DetectorGraph(nn.Module):
@@ -39,8 +44,9 @@ class DetectorGraph(nn.Module):
         super().__init__()
         self.m = model
 
-    def forward(self, images, prototypes, sp3, sp4, sp5, tok3, tok4, tok5):
-        refs = {"prototypes": prototypes, "scale_protos": [sp3, sp4, sp5], "tokens": [tok3, tok4, tok5]}
+    def forward(self, images, prototypes, sp3, sp4, sp5, tok3, tok4, tok5, *parts):
+        refs = {"prototypes": prototypes, "scale_protos": [sp3, sp4, sp5], "tokens": [tok3, tok4, tok5],
+                **({"parts": parts[0]} if parts else {})}
         out = self.m(images, refs=refs)
         boxes = self.m.head.decode_boxes(out["box_dist"], out["anchor_points"], out["stride_tensor"])  # (B, A, 4)
         return boxes, out["proto_logits"].float().sigmoid()  # (B, A, 4), (B, C, A)
@@ -70,15 +76,18 @@ def export_onnx(model, out_dir: str | Path, opset: int = 17, n_refs: int = 3) ->
     with torch.no_grad():
         refs = ReferenceGraph(model)(support)
     ref_path, det_path = out / "reference_encoder.onnx", out / "detector.onnx"
-    _export(ReferenceGraph(model), (support,), ref_path, ["support"], REF_OUTPUTS,
-            {"support": {0: "objects", 1: "shots"}, **{k: {0: "objects"} for k in REF_OUTPUTS}}, opset)
+    names = ref_outputs(model)
+    _export(ReferenceGraph(model), (support,), ref_path, ["support"], names,
+            {"support": {0: "objects", 1: "shots"}, **{k: {0: "objects"} for k in names},
+             **({"parts": {0: "objects", 1: "parts"}} if "parts" in names else {})}, opset)
     images = torch.rand(2, 3, S, S)
-    _export(DetectorGraph(model), (images, *refs), det_path, ["images"] + REF_OUTPUTS, ["boxes", "scores"],
-            {"images": {0: "batch"}, **{k: {0: "objects"} for k in REF_OUTPUTS},
+    _export(DetectorGraph(model), (images, *refs), det_path, ["images"] + names, ["boxes", "scores"],
+            {"images": {0: "batch"}, **{k: {0: "objects"} for k in names},
+             **({"parts": {0: "objects", 1: "parts"}} if "parts" in names else {}),
              "boxes": {0: "batch"}, "scores": {0: "batch", 1: "objects"}}, opset)
     meta = {"imgsz": S, "support_size": R, "embed_dim": cfg.embed_dim, "opset": opset,
             "inputs": "images float32 (B,3,S,S) in [0,1], RGB, letterboxed (pad 114)",
-            "reference_outputs": REF_OUTPUTS}
+            "reference_outputs": names}
     (out / "export.json").write_text(json.dumps(meta, indent=2))
     return {"reference_encoder": ref_path, "detector": det_path}
 
@@ -105,7 +114,7 @@ class OnnxRefDet:
         from .data.collate import support_tensor
 
         sup = support_tensor(images, self.meta["support_size"])[None].numpy()  # (1, K, 3, R, R)
-        self.refs = dict(zip(REF_OUTPUTS, self.ref.run(None, {"support": sup})))
+        self.refs = dict(zip(self.meta.get("reference_outputs", REF_OUTPUTS), self.ref.run(None, {"support": sup})))
         return self
 
     def raw(self, images: np.ndarray):
@@ -139,7 +148,7 @@ def parity_check(model, export_dir: str | Path, n_frames: int = 2, seed: int = 0
     d = Path(export_dir)
     ort_refs = _session(d / "reference_encoder.onnx").run(None, {"support": support.numpy()})
     ob, os_ = _session(d / "detector.onnx").run(None, {"images": images.numpy(),
-                                                         **dict(zip(REF_OUTPUTS, ort_refs))})
+                                                         **dict(zip(ref_outputs(model), ort_refs))})
     return {"reference_max_abs": float(max(np.abs(a.numpy() - b).max() for a, b in zip(refs, ort_refs))),
             "boxes_max_abs": float(np.abs(tb.numpy() - ob).max()),
             "scores_max_abs": float(np.abs(ts.numpy() - os_).max())}
@@ -213,12 +222,14 @@ TensorRT on a Jetson (JetPack 5/6, trtexec ships with it):
   trtexec --onnx=detector.onnx --saveEngine=detector_fp16.engine --fp16 \\
           --minShapes=images:1x3x{S}x{S},prototypes:1x{D} --optShapes=images:1x3x{S}x{S},prototypes:1x{D} \\
           --maxShapes=images:8x3x{S}x{S},prototypes:4x{D}
-          (give the same min/opt/max object count for sp3..sp5 and tok3..tok5)
+          (give the same min/opt/max object count for sp3..sp5 and tok3..tok5; with the appearance match also
+          parts:Cx(K*9)x32, whose second axis grows with the number of reference photos)
   # INT8: use the QDQ model written by `refdet export --int8` (calibration already inside)
   trtexec --onnx=detector_int8.onnx --saveEngine=detector_int8.engine --int8 --fp16 ...same shapes...
   # measure: trtexec --loadEngine=detector_fp16.engine --shapes=images:1x3x{S}x{S},... --iterations=200
 
-New target: run reference_encoder once on the new photos and feed its seven outputs to the detector engine.
+New target: run reference_encoder once on the new photos and feed its outputs (seven, or eight with the appearance
+match) to the detector engine.
 No re-export, no rebuild. Set the Jetson to max clocks first (sudo nvpmodel -m 0 && sudo jetson_clocks).
 """
 

@@ -312,3 +312,33 @@ def test_augmenter_keeps_boxes_on_object():
     off = Augmenter(AugmentConfig.off())
     same, b2 = off(img, np.array([[100, 60, 140, 100]], np.float32))
     assert same is img and not off.enabled
+
+
+def test_episode_hue_turns_frames_and_references_together(ds):
+    """One hue rotation per episode, the same for every query frame and reference: the match is kept."""
+    from dataclasses import replace
+
+    from refdet_lib.data.augment import rotate_hue
+
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[...] = (200, 40, 40)  # red
+    turned = rotate_hue(img, 120)
+    assert turned[0, 0, 1] > 150 and turned[0, 0, 0] < 80  # red + 120 degrees = green
+    assert rotate_hue(img, 0) is img
+    aug = Augmenter(replace(AugmentConfig.off(), episode_hue_p=1.0))
+    assert aug.enabled and 0 < abs(aug.episode_hue(np.random.default_rng(0))) <= 180
+    plain = EpisodeCollator(160, 56, 3, None, ds.class_to_idx)
+    hued = EpisodeCollator(160, 56, 3, aug, ds.class_to_idx)
+    sampler = EpisodeSampler(ds, 2, 2, 1, seed=0)
+    a, b = EpisodeDataset(ds, sampler, plain)[0], EpisodeDataset(ds, sampler, hued)[0]
+    deg = aug.episode_hue(np.random.default_rng((sampler.seed, sampler.epoch, 0, 1)))  # the rng the episode used
+
+    def hue_of(t):  # (N, 3, H, W) in [0, 1] -> rotate the plain episode's images by `deg`
+        return [rotate_hue((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), deg) for x in t]
+
+    pairs = ((b["query"], hue_of(a["query"])), (b["support"].flatten(0, 1), hue_of(a["support"].flatten(0, 1))))
+    for got, want in pairs:
+        got = (got.permute(0, 2, 3, 1).numpy() * 255).round()
+        err = np.abs(got - np.stack(want)).mean()
+        assert err < 6, err  # rotate-then-resize vs resize-then-rotate: only interpolation differences
+    assert not torch.allclose(a["query"], b["query"], atol=0.05)

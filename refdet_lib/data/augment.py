@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import albumentations as A
+import cv2
 import numpy as np
 
 from ..config import AugmentConfig
@@ -40,6 +41,15 @@ def build_reference_transform(cfg: AugmentConfig) -> A.Compose:
     ])
 
 
+def rotate_hue(img: np.ndarray, degrees: float) -> np.ndarray:
+    """RGB uint8 image with every hue turned by `degrees` (saturation and value kept)."""
+    if not degrees:
+        return img
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)  # OpenCV's uint8 hue is 0..179 (2 degrees per step)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + int(round(degrees / 2))) % 180).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
 class Augmenter:
     """Both pipelines together, applied with a given numpy Generator so episodes are reproducible."""
 
@@ -48,7 +58,15 @@ class Augmenter:
         self.query = build_query_transform(self.cfg)
         self.reference = build_reference_transform(self.cfg)
         self.enabled = any(getattr(self.cfg, k) > 0 for k in ("color_p", "blur_p", "affine_p", "hflip_p",
-                                                               "ref_crop_p", "ref_rotate_p", "ref_color_p"))
+                                                               "ref_crop_p", "ref_rotate_p", "ref_color_p",
+                                                               "episode_hue_p"))
+
+    def episode_hue(self, rng: np.random.Generator | None) -> float:
+        """Degrees of hue rotation for a whole episode (0 when not drawn); apply with `rotate_hue`."""
+        rng = rng if rng is not None else np.random.default_rng()
+        if not self.enabled or rng.random() >= self.cfg.episode_hue_p:
+            return 0.0
+        return float(rng.uniform(-self.cfg.episode_hue, self.cfg.episode_hue))
 
     def _seed(self, rng: np.random.Generator | None):
         if rng is not None:

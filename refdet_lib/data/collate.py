@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .augment import Augmenter
+from .augment import Augmenter, rotate_hue
 from .sampling import EpisodeSampler, TripletSampler
 from .transforms import boxes_to_letterbox, letterbox, square_resize
 
@@ -42,10 +42,11 @@ class EpisodeCollator:
     def __call__(self, items: list[dict], labels: list[int], videos: list[str],
                  rng: Optional[np.random.Generator] = None) -> dict:
         queries, bxs, cls, bidx, base, meta = [], [], [], [], [], []
+        hue = self.aug.episode_hue(rng) if self.aug is not None else 0.0  # one recolouring for the whole episode
         for b, (it, c) in enumerate(zip(items, labels)):
             frame, boxes = it["query_frame"], it["bboxes"]
             if self.aug is not None:
-                frame, boxes = self.aug(frame, boxes, rng)
+                frame, boxes = self.aug(rotate_hue(frame, hue), boxes, rng)
             img, r, pad = letterbox(frame, self.imgsz)
             queries.append(img)
             lb = boxes_to_letterbox(boxes, r, pad)
@@ -59,7 +60,7 @@ class EpisodeCollator:
         for v in videos:
             refs = next(it["support_images"] for it in items if it["video_id"] == v)
             if self.aug is not None:
-                refs = [self.aug.reference_image(im, rng) for im in refs]
+                refs = [self.aug.reference_image(rotate_hue(im, hue), rng) for im in refs]
             support.append(support_tensor(refs, self.support_size, self.n_shot))
         return {
             "query": to_tensor(queries),                                             # (B, 3, S, S)

@@ -1046,6 +1046,33 @@ def write_base_set(out_dir, n_images: int = 96, identities: Optional[Sequence[Ob
 DATA_SAMPLES = dict(train=dict(n_videos=8, n_frames=150, seed=0), test=dict(n_videos=4, n_frames=150, seed=1000))
 
 
+def seen_identities(root) -> list[ObjectIdentity]:
+    """Every identity a generated dataset shows (targets and distractors), from its synth_meta.json."""
+    vids = load_meta(root)["videos"]
+    return [d for v in vids for d in [v["target"], *v["distractors"]]]
+
+
+def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48, n_frames: int = 60,
+                      seed: int = 2000, detail: float = 0.5, overwrite: bool = False, progress: bool = False) -> Path:
+    """A larger train split for few-shot learning: many train-split identities (shapes, hues and the zigzag texture
+    of the test split never used), none of them shown in the generated datasets `avoid` (targets or distractors).
+
+    A matcher learns to compare from variety: data_samples/train has 8 identities, which a model memorises.
+    Returns `out_dir`; reuses an existing set made with the same settings unless `overwrite`.
+    """
+    out = Path(out_dir)
+    settings = {"n_videos": n_videos, "n_frames": n_frames, "seed": seed, "detail": detail,
+                "avoid": [str(a) for a in avoid]}
+    stamp = out / "training_set.json"
+    if not overwrite and stamp.exists() and json.loads(stamp.read_text()) == settings:
+        return out
+    exclude = [i for a in avoid for i in seen_identities(a)]
+    generate_dataset(out, n_videos=n_videos, n_frames=n_frames, seed=seed, width=640, height=360, fps=25,
+                     split="train", exclude=exclude, detail=detail, overwrite=True, progress=progress)
+    stamp.write_text(json.dumps(settings))
+    return out
+
+
 def make_data_samples(root="data_samples", detail: float = 0.5) -> Path:
     """Regenerate `data_samples/` exactly: train (8 videos, seed 0, train identities) and test (4 videos, seed 1000,
     identities with shapes and hues never used in train)."""

@@ -7,7 +7,7 @@ batches carry boxes and base classes only, and the model runs without its fusion
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import cv2
 import numpy as np
@@ -17,6 +17,9 @@ from .annotations import IMAGE_EXTS
 from .augment import Augmenter
 from .collate import to_tensor
 from .transforms import boxes_to_letterbox, letterbox
+
+if TYPE_CHECKING:
+    from .coco import CocoDetectionDataset
 
 
 def read_data_yaml(path: str | Path) -> dict:
@@ -98,10 +101,13 @@ class YoloDetectionDataset:
 
 
 class YoloBatches(torch.utils.data.Dataset):
-    """Batches of `batch_size` images for stage 1 (shuffled per epoch, reproducibly); support is empty."""
+    """Batches of `batch_size` images for stage 1 (shuffled per epoch, reproducibly); support is empty.
 
-    def __init__(self, ds: YoloDetectionDataset, batch_size: int = 8, imgsz: int = 640, seed: int = 0,
-                 augmenter: Optional[Augmenter] = None, shuffle: bool = True, n_batches: Optional[int] = None):
+    `ds` is any sized dataset whose items look like `YoloDetectionDataset`'s (`coco.CocoDetectionDataset` too)."""
+
+    def __init__(self, ds: YoloDetectionDataset | CocoDetectionDataset, batch_size: int = 8, imgsz: int = 640,
+                 seed: int = 0, augmenter: Optional[Augmenter] = None, shuffle: bool = True,
+                 n_batches: Optional[int] = None):
         self.ds, self.bs, self.imgsz, self.seed, self.aug, self.shuffle = ds, batch_size, imgsz, seed, augmenter, shuffle
         self.n = n_batches or max(1, -(-len(ds) // batch_size))
         self.epoch = 0

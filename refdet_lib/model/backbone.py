@@ -17,6 +17,7 @@ from ultralytics.nn.tasks import parse_model, yaml_model_load
 from ultralytics.utils.torch_utils import initialize_weights
 
 DETECT_INDEX = 22  # index of the Detect layer in yolov8.yaml; our head plays its role
+LOW_INDEX = 2  # yolov8.yaml's first C2f: stride 4, the fine features the appearance match compares (model/match.py)
 
 
 @dataclass
@@ -86,7 +87,7 @@ class YoloBackbone(nn.Module):
         self.out_idx = list(detect[0])  # [15, 18, 21]: the layers that fed Detect
         d["head"] = d["head"][:-1]  # drop Detect
         self.model, save = parse_model(d, ch=3, verbose=False)
-        self.save = set(save) | set(self.out_idx)
+        self.save = set(save) | set(self.out_idx) | {LOW_INDEX}
         initialize_weights(self)  # ultralytics' BN eps/momentum and in-place activations
         with torch.no_grad():  # learn channels and strides from a tiny probe, so any yaml scale works
             was = self.training
@@ -94,9 +95,11 @@ class YoloBackbone(nn.Module):
             feats = self(torch.zeros(1, 3, 64, 64))
             self.train(was)
         self.channels = tuple(f.shape[1] for f in feats)
+        self.low_channels = self.model[LOW_INDEX].cv2.conv.out_channels  # C2f output width
         self.strides = tuple(64 // f.shape[-1] for f in feats)  # (8, 16, 32)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, low: bool = False):
+        """-> [P3, P4, P5]; with low=True -> ([P3, P4, P5], stride-4 features (B, low_channels, S/4, S/4))."""
         if x.shape[-1] % 32 or x.shape[-2] % 32:
             raise ValueError(f"query size {tuple(x.shape[-2:])} must be a multiple of 32 (strides 8/16/32)")
         y = []  # outputs kept for later Concat layers (ultralytics' BaseModel._predict_once, minus the extras)
@@ -105,7 +108,14 @@ class YoloBackbone(nn.Module):
                 x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
             x = m(x)
             y.append(x if m.i in self.save else None)
-        return [y[i] for i in self.out_idx]
+        feats = [y[i] for i in self.out_idx]
+        return (feats, y[LOW_INDEX]) if low else feats
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """Only the layers up to the stride-4 features: (N, 3, H, W) -> (N, low_channels, H/4, W/4)."""
+        for m in self.model[:LOW_INDEX + 1]:
+            x = m(x)
+        return x
 
 
 def build_backbone(scale: str = "n", weights: str | Path | dict | None = None) -> YoloBackbone:

@@ -43,8 +43,10 @@ class DualHead(nn.Module):
             self.cv4 = nn.ModuleList(
                 nn.Sequential(DWConv(x, x, 3), Conv(x, ce, 1), nn.Conv2d(ce, embed_dim, 1)) for x in ch)
             self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))  # temperature of the cosine similarity
-            # per-level prior bias, like Detect.bias_init: ~5 objects in a 640 image spread over that level's anchors
-            self.proto_bias = nn.Parameter(torch.tensor([math.log(5 / (640 / s) ** 2) for s in strides]))
+            # per-level prior bias, like Detect.bias_init: ~5 objects in a 640 image spread over that level's anchors,
+            # minus the scale: an untrained net's embeddings all point one way (cos ~ 1 everywhere), and without the
+            # offset every anchor would start at p ~ 0.5 and the first epoch's class loss would be thousands
+            self.proto_bias = nn.Parameter(torch.tensor([math.log(5 / (640 / s) ** 2) - 10.0 for s in strides]))
         self.dfl = DFL(reg_max) if reg_max > 1 else nn.Identity()
         self.bias_init()
 
@@ -55,6 +57,11 @@ class DualHead(nn.Module):
             if hasattr(self, "cv3"):
                 self.cv3[i][-1].bias.data[:] = math.log(5 / self.nc / (640 / s) ** 2)
 
+    def embed(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        """[P3, P4, P5] -> per level (B, D, h_i, w_i) anchor embeddings before normalisation (prototype branch).
+        The siamese reference encoder embeds reference crops with these same convs."""
+        return [m(x) for m, x in zip(self.cv4, feats)]
+
     def forward(self, feats: list[torch.Tensor], prototypes: torch.Tensor | None = None, std: bool = True) -> dict:
         """std=False skips the base-class branch when the prototype branch runs (video inference with references
         needs only boxes + prototype scores)."""
@@ -64,7 +71,7 @@ class DualHead(nn.Module):
         if hasattr(self, "cv3") and (std or prototypes is None or not hasattr(self, "cv4")):
             out["std_logits"] = cat([m(x) for m, x in zip(self.cv3, feats)])  # (B, nc, A)
         if hasattr(self, "cv4") and prototypes is not None:
-            embs = [m(x) for m, x in zip(self.cv4, feats)]
+            embs = self.embed(feats)
             emb = F.normalize(cat(embs).transpose(1, 2), dim=-1)  # (B, A, D)
             protos = F.normalize(prototypes.to(emb.dtype), dim=-1)  # (C, D)
             scale = self.logit_scale.clamp(max=math.log(100.0)).exp()

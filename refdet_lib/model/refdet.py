@@ -22,7 +22,13 @@ from ..data.transforms import boxes_from_letterbox, letterbox, square_resize
 from .backbone import DETECT_INDEX, build_backbone, copy_matching, read_yolo_checkpoint
 from .fusion import CHEAF
 from .head import DualHead, nms_per_class
+from .match import AppearanceMatch
+
+LOW_STRIDE = 4  # stride of the backbone's low features (backbone.LOW_INDEX)
 from .reference import ReferenceEncoder
+from .siamese import SiameseReference, bn_running_stats
+
+REFERENCE_ENCODERS = ("dinov2", "siamese")
 
 
 class RefDet(nn.Module):
@@ -36,9 +42,20 @@ class RefDet(nn.Module):
         yolo_sd = read_yolo_checkpoint(cfg.yolo_weights) if cfg.yolo_weights else None
         self.backbone = build_backbone(cfg.yolo_scale, yolo_sd)
         ch, self.strides = self.backbone.channels, self.backbone.strides
-        self.reference = ReferenceEncoder(ch, cfg.embed_dim, cfg.support_size, cfg.dino_model, cfg.dino_weights,
-                                          cfg.num_ref_tokens, cfg.reference_fusion, cfg.freeze_reference)
+        if cfg.reference_encoder not in REFERENCE_ENCODERS:
+            raise ValueError(f"reference_encoder {cfg.reference_encoder!r}: choose one of "
+                             f"{', '.join(REFERENCE_ENCODERS)}")
+        if cfg.reference_encoder == "siamese":
+            if cfg.head_mode == "standard":
+                raise ValueError("reference_encoder 'siamese' embeds references with the prototype head: "
+                                 "head_mode must be 'prototype' or 'dual'")
+            self.reference = SiameseReference(ch, cfg.support_size, cfg.num_ref_tokens, cfg.reference_fusion)
+        else:
+            self.reference = ReferenceEncoder(ch, cfg.embed_dim, cfg.support_size, cfg.dino_model, cfg.dino_weights,
+                                              cfg.num_ref_tokens, cfg.reference_fusion, cfg.freeze_reference)
         self.fusion = CHEAF(ch)
+        # optional low-level template match next to the prototype score (model/match.py)
+        self.match = AppearanceMatch(self.backbone.low_channels) if cfg.appearance_match else None
         self.head = DualHead(ch, self.strides, cfg.nc_base, cfg.reg_max, cfg.embed_dim, cfg.head_mode)
         initialize_weights(self)  # ultralytics' BatchNorm eps/momentum for our new Conv blocks too
         self.load_report = None
@@ -63,7 +80,15 @@ class RefDet(nn.Module):
         tokens [(C,M,c_i)]}."""
         if not torch.is_tensor(support):
             raise TypeError(f"support must be a tensor (C, K, 3, R, R), got {type(support).__name__}")
-        return self.reference(support.to(self.device, torch.float32))
+        support = support.to(self.device, torch.float32)
+        if isinstance(self.reference, SiameseReference):  # shares the detector's backbone and embedding convs
+            refs = self.reference(support, self.backbone, self.head)
+        else:
+            refs = self.reference(support)
+        if self.match is not None:  # (C, K*P, d) parts of each object, through the same early layers as the frames
+            with bn_running_stats(self.backbone, self.match):
+                refs["parts"] = self.match.parts(self.backbone.stem(support.flatten(0, 1)), *support.shape[:2])
+        return refs
 
     def forward(self, query: torch.Tensor, support: torch.Tensor | None = None, refs: dict | None = None,
                 std: bool = True) -> dict:
@@ -76,10 +101,16 @@ class RefDet(nn.Module):
             raise ValueError(f"query must be (B, 3, S, S), got {tuple(query.shape)}")
         if support is not None:
             refs = self.encode_references(support)
-        feats = self.backbone(query)  # [(B, c_i, S/s_i, S/s_i)]
+        matching = self.match is not None and refs is not None
+        feats = self.backbone(query, low=matching)  # [(B, c_i, S/s_i, S/s_i)] (+ stride-4 features)
+        if matching:
+            feats, low = feats
         if refs is not None:
             feats = self.fusion(feats, refs["scale_protos"], refs["tokens"])
         out = self.head(feats, refs["prototypes"] if refs is not None else None, std=std)
+        if matching:  # low-level appearance evidence per object, added to the prototype logits (B, C, A)
+            out["proto_logits"] = out["proto_logits"] + self.match(low, refs["parts"],
+                                                                   [s // LOW_STRIDE for s in self.strides])
         anchor_points, stride_tensor = make_anchors(feats, self.strides, 0.5)  # (A, 2), (A, 1)
         out.update(ref_emb=refs.get("ref_emb") if refs is not None else None,
                    prototypes=refs["prototypes"] if refs is not None else None,
@@ -151,6 +182,10 @@ class RefDet(nn.Module):
                 parts = [self.encode_references(t.unsqueeze(0)) for t in per_object]
                 refs = {"ref_emb": None,
                         "prototypes": torch.cat([p["prototypes"] for p in parts]),
+                        # part counts differ with K: pad with an object's own first part (max over parts unchanged)
+                        **({"parts": torch.cat([torch.cat([p["parts"], p["parts"][:, :1].expand(
+                            1, max(q["parts"].shape[1] for q in parts) - p["parts"].shape[1], -1)], 1)
+                            for p in parts])} if "parts" in parts[0] else {}),
                         "scale_protos": [torch.cat(s) for s in zip(*(p["scale_protos"] for p in parts))],
                         # token counts may differ (reference_fusion='tokens'): fusion only needs all tokens together
                         "tokens": [torch.cat([t.flatten(0, 1) for t in ts]).unsqueeze(0)
@@ -222,27 +257,37 @@ class RefDet(nn.Module):
     def component_parameters(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per component for layer-wise learning rates. The reference projections are new layers, so they
         go with the fusion (higher LR), not with the pretrained ViT."""
-        vit = set(id(p) for p in self.reference.vit.parameters())
-        return {"reference": list(self.reference.vit.parameters()),
+        vit = set(id(p) for p in self._vit_parameters())
+        return {"reference": self._vit_parameters(),
                 "backbone": list(self.backbone.parameters()),
                 "fusion": list(self.fusion.parameters()) + [p for p in self.reference.parameters() if id(p) not in vit],
-                "head": list(self.head.parameters())}
+                "head": list(self.head.parameters()) + (list(self.match.parameters()) if self.match else [])}
+
+    def _vit_parameters(self) -> list[nn.Parameter]:
+        """The reference encoder's own network (none for the siamese encoder: it shares the backbone)."""
+        return list(self.reference.vit.parameters()) if hasattr(self.reference, "vit") else []
+
+    @property
+    def _reference_name(self) -> str:
+        return self.config.dino_model if hasattr(self.reference, "vit") else "siamese: shares the backbone"
 
     def parameter_report(self, verbose: bool = True) -> dict[str, dict[str, int]]:
         """Parameters per component (total and trainable); prints a table when verbose."""
-        vit = set(id(p) for p in self.reference.vit.parameters())
+        vit = set(id(p) for p in self._vit_parameters())
         rows = {
-            f"reference encoder ({self.config.dino_model})": list(self.reference.vit.parameters()),
+            f"reference encoder ({self._reference_name})": self._vit_parameters(),
             "reference projections": [p for p in self.reference.parameters() if id(p) not in vit],
             f"backbone + neck (YOLOv8{self.config.yolo_scale})": list(self.backbone.parameters()),
             "fusion (CHEAF)": list(self.fusion.parameters()),
             f"head ({self.config.head_mode})": list(self.head.parameters()),
         }
+        if self.match is not None:
+            rows["appearance match"] = list(self.match.parameters())
         rep = {k: {"params": sum(p.numel() for p in v), "trainable": sum(p.numel() for p in v if p.requires_grad)}
                for k, v in rows.items()}
         rep["total"] = {k: sum(r[k] for r in rep.values()) for k in ("params", "trainable")}
         rep["total per frame (cached references)"] = {
-            k: rep["total"][k] - rep[f"reference encoder ({self.config.dino_model})"][k]
+            k: rep["total"][k] - rep[f"reference encoder ({self._reference_name})"][k]
             - rep["reference projections"][k] for k in ("params", "trainable")}
         if verbose:
             w = max(map(len, rep)) + 2

@@ -23,7 +23,8 @@ from .trainer import Callback, Trainer, select_device
 
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
 ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
-               "num_ref_tokens", "reference_fusion")
+               "num_ref_tokens", "reference_fusion", "reference_encoder",
+               "appearance_match")
 
 
 def init_distributed() -> tuple[int, int, int]:
@@ -70,9 +71,33 @@ def build_yolo_datasets(data: DataConfig, train: TrainConfig, yaml_path: Path):
     return ds, tr, va, None
 
 
+def build_coco_datasets(data: DataConfig, train: TrainConfig):
+    """Stage 1 on a COCO json (images under --data_root). A COCO json has no val split: validation only when
+    --test_annotations is a COCO json too, with the same categories (else its labels would mean other classes)."""
+    from ..data.coco import CocoDetectionDataset, is_coco_json
+    from ..data.yolo import YoloBatches
+
+    ds = CocoDetectionDataset(data.annotations, data.data_root)
+    aug = Augmenter(data.augment)
+    tr = YoloBatches(ds, data.batch_size, data.imgsz, train.seed, aug if aug.enabled else None)
+    va = None
+    if data.test_annotations and is_coco_json(data.test_annotations):
+        vds = CocoDetectionDataset(data.test_annotations, data.test_data_root)
+        if vds.cat_ids != ds.cat_ids:
+            raise ValueError(f"{data.test_annotations}: category ids {vds.cat_ids} differ from the training "
+                             f"json's {ds.cat_ids}")
+        va = YoloBatches(vds, data.batch_size, data.imgsz, train.seed, None, shuffle=False)
+    return ds, tr, va, None
+
+
 def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: int = 1, verbose: bool = True):
     """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format
-    (stage 1 also takes a YOLO-format base set: a data.yaml as --annotations or inside --data_root)."""
+    (stage 1 also takes a YOLO-format base set: a data.yaml as --annotations or inside --data_root, or a COCO json
+    as --annotations)."""
+    from ..data.coco import is_coco_json
+
+    if train.stage == 1 and is_coco_json(data.annotations):
+        return build_coco_datasets(data, train)
     yml = yolo_yaml(data) if train.stage == 1 else None
     if yml is not None:
         return build_yolo_datasets(data, train, yml)
