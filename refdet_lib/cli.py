@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--width", type=int, default=640)
     s.add_argument("--height", type=int, default=360)
+    s.add_argument("--split", default="train", choices=["train", "test", "any"],
+                   help="attribute pool: train and test identities never share shape kind or hue")
+    s.add_argument("--avoid", action="append", default=[], metavar="DATASET",
+                   help="a generated dataset whose identities (targets and distractors) must not appear, e.g. "
+                        "data_samples/test (repeatable)")
 
     s = sub.add_parser("validate", help="check a dataset: every problem listed with file, video, frame and field")
     s.add_argument("data_root")
@@ -197,11 +202,16 @@ def cmd_validate(a) -> int:
 
 
 def cmd_synth(a) -> int:
-    from .data.synthetic import generate_dataset
+    from .data.synthetic import META_NAME, generate_dataset, seen_identities
 
     if a.videos < 1 or a.frames < 1:
         raise UsageError("--videos and --frames must be >= 1")
-    out = generate_dataset(a.out, n_videos=a.videos, n_frames=a.frames, seed=a.seed, width=a.width, height=a.height)
+    for d in a.avoid:
+        if not (Path(d) / META_NAME).exists():
+            raise UsageError(f"--avoid {d}: no {META_NAME} there (only datasets made by the generator can be avoided)")
+    exclude = [i for d in a.avoid for i in seen_identities(d)]
+    out = generate_dataset(a.out, n_videos=a.videos, n_frames=a.frames, seed=a.seed, width=a.width, height=a.height,
+                           split=a.split, exclude=exclude)
     print(f"wrote {a.videos} videos x {a.frames} frames to {out}")
     print(f"  samples:     {Path(out) / 'samples'}")
     print(f"  annotations: {Path(out) / 'annotations' / 'annotations.json'}")

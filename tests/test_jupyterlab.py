@@ -158,23 +158,20 @@ def test_curve_viewer_and_episode_browser_respond(lab_viewers):
     with sync_playwright() as p:
         browser, page = _open(p, url)
         viewer = _run_cell(page, 0, ".widget-output img", tmp)
-        img = viewer.locator(".widget-output img").first
-        before = img.get_attribute("src")
+        src = lambda cell: cell.locator(".widget-output img").first.get_attribute("src")  # noqa: E731
+        before = src(viewer)
         viewer.locator(".widget-checkbox input").click()  # log scale: the figure is drawn again, differently
-        page.wait_for_function("([el, old]) => el.getAttribute('src') !== old", arg=[img.element_handle(), before],
-                               timeout=60_000)
+        _wait_until(lambda: src(viewer) != before, "curve viewer redraw")
         ep = _run_cell(page, 1, ".widget-label", tmp)
-        label = ep.locator(".widget-label").first
-        page.wait_for_function("el => el.innerText.startsWith('objects:')", arg=label.element_handle(),
-                               timeout=60_000)
+        # every label of the cell: the slider's description ("episode") and the browser's own Label
+        labels = lambda: [t.strip() for t in ep.locator(".widget-label").all_inner_texts()]  # noqa: E731
+        _wait_until(lambda: any(t.startswith("objects:") for t in labels()), "episode label")
         expected = _episode_labels(tmp / "tiny")
-        assert label.inner_text().strip() == expected[0]
-        shown = ep.locator(".widget-output img").first.get_attribute("src")
+        assert expected[0] in labels()
+        shown = src(ep)
         _set_readout(ep.locator(".widget-slider").first, page, "3")
-        page.wait_for_function("([el, want]) => el.innerText.trim() === want", arg=[label.element_handle(),
-                                                                                   expected[3]], timeout=60_000)
-        page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
-                               arg=[ep.locator(".widget-output img").first.element_handle(), shown], timeout=60_000)
+        _wait_until(lambda: expected[3] in labels(), f"label of episode 3 ({expected[3]!r})")
+        _wait_until(lambda: src(ep) != shown, "episode figure redraw")
         page.screenshot(path=str(tmp / "viewers.png"))
         browser.close()
     assert (tmp / "viewers.png").stat().st_size > 10_000
@@ -193,3 +190,16 @@ def _episode_labels(root: Path) -> list[str]:
         box.slider.value = i
         labels.append(box.label.value)
     return labels
+
+
+def _wait_until(cond, what: str, timeout: float = 60.0):
+    """Poll `cond` (the widget's output is replaced, not edited, so element handles go stale)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if cond():
+                return
+        except Exception:  # an element between removal and re-creation
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")

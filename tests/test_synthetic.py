@@ -8,6 +8,7 @@ import yaml
 
 from refdet_lib.data import synthetic as S
 from refdet_lib.data.annotations import parse_annotations, validate_dataset
+from conftest import ROOT
 
 W, H, N = 320, 180, 24
 SIZE = (12, 40)
@@ -199,3 +200,25 @@ def test_bad_input(tmp_path, small_ds):
         S.generate_dataset(small_ds, n_videos=1, n_frames=4, overwrite=False)
     with pytest.raises(ValueError, match="unknown shape"):
         S.ObjectIdentity("X_0", "blob", (1, 0, 0), (0, 0, 0), "solid", 0.5)
+
+
+def test_training_set_avoids_the_test_identities_and_is_reused(tmp_path, capsys):
+    """A bigger train split for the learning benchmark: none of the avoided dataset's identities (targets or
+    distractors) comes back, and a second call with the same settings reuses the files."""
+    from refdet_lib.cli import main
+
+    test_ids = S.seen_identities(ROOT / "data_samples" / "test")
+    assert len(test_ids) >= 8
+    out = S.make_training_set(tmp_path / "tr", avoid=[ROOT / "data_samples" / "test"], n_videos=3, n_frames=3)
+    made = S.seen_identities(out)
+    assert {i.appearance for i in made}.isdisjoint(i.appearance for i in test_ids)
+    assert all(i.shape in S.TRAIN_SHAPES for i in made)
+    stamp = (out / "annotations" / "annotations.json").stat().st_mtime_ns
+    S.make_training_set(tmp_path / "tr", avoid=[ROOT / "data_samples" / "test"], n_videos=3, n_frames=3)
+    assert (out / "annotations" / "annotations.json").stat().st_mtime_ns == stamp
+    # the same from the command line
+    assert main(["synth", str(tmp_path / "cli"), "--videos", "2", "--frames", "3", "--avoid",
+                 str(ROOT / "data_samples" / "test")]) == 0
+    assert {i.appearance for i in S.seen_identities(tmp_path / "cli")}.isdisjoint(i.appearance for i in test_ids)
+    assert main(["synth", str(tmp_path / "bad"), "--avoid", str(tmp_path / "nowhere")]) == 2
+    assert "synth_meta.json" in capsys.readouterr().err
