@@ -21,7 +21,8 @@ from refdet_lib.train import LambdaCallback, atomic_save, load_checkpoint
 from refdet_lib.train.history import COMPONENTS
 from refdet_lib.train.run import run_training
 
-GUIDE = ROOT.parent / "shared" / "guide" / "TRAINING_GUIDE.md"
+# the course's guide lives beside the repository (../shared/guide), not in it; REFDET_GUIDE points elsewhere
+GUIDE = Path(os.environ.get("REFDET_GUIDE", ROOT.parent / "shared" / "guide" / "TRAINING_GUIDE.md"))
 
 
 def tiny_configs(root, run_dir, epochs=2, stage=2, val=True, **train_kw):
@@ -159,6 +160,9 @@ def test_ddp_two_processes_gloo(tiny_root, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ the guide's flags
 def guide_commands(prog: str) -> list[list[str]]:
+    if not GUIDE.exists():
+        pytest.skip(f"the training guide is not at {GUIDE} (a clone outside the course's workspace; set "
+                    "REFDET_GUIDE to its path)")
     text = GUIDE.read_text()
     cmds = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
