@@ -67,6 +67,8 @@ def main(argv=None):
     ap.add_argument("--device", default=dev_default)
     ap.add_argument("--head-mode", default="dual", choices=["standard", "prototype", "dual"])
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--reference-encoder", default="dinov2", choices=["dinov2", "siamese"])
+    ap.add_argument("--appearance-match", action="store_true", help="with the low-level appearance match")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,7 +79,9 @@ def main(argv=None):
     yolo = DetectionModel("yolov8n.yaml", verbose=False).to(dev).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random init on purpose: timing only
-        model = build_refdet(imgsz=args.imgsz, support_size=args.support_size, head_mode=args.head_mode).to(dev).eval()
+        model = build_refdet(imgsz=args.imgsz, support_size=args.support_size, head_mode=args.head_mode,
+                             reference_encoder=args.reference_encoder,
+                             appearance_match=args.appearance_match).to(dev).eval()
     x = torch.rand(1, 3, args.imgsz, args.imgsz, device=dev)
     frame = rng.integers(0, 255, (int(args.imgsz * 0.5625), args.imgsz, 3), dtype=np.uint8)  # a 16:9 frame
     ref_images = lambda k: [rng.integers(0, 255, (96, 80, 3), dtype=np.uint8) for _ in range(k)]
@@ -97,6 +101,7 @@ def main(argv=None):
         g_yolo, g_ref = gflops(lambda: yolo(x)), gflops(lambda: refdet_step(refs5))
 
     print(f"device {dev}, imgsz {args.imgsz}, support {args.support_size}, head {args.head_mode}, "
+          f"references {args.reference_encoder}{' + appearance match' if args.appearance_match else ''}, "
           f"threads {torch.get_num_threads()}, {args.reps} interleaved reps, median ms")
     print(f"{'':36}{'ms/frame':>10}{'vs YOLOv8n':>12}")
     rows = [("ultralytics YOLOv8n (eval forward)", "yolo"), ("RefDet, cached refs, K=1", "k1"),
