@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from .data.video import iter_frames, video_info
+from .data.transforms import read_rgb
 
 Detections = dict[int, dict]  # frame -> {"boxes": (n, 4), "scores": (n,)}
 
@@ -123,13 +124,7 @@ def write_annotated_video(video: str | Path, dets: Detections, out_path: str | P
 
 
 def read_images(paths: list[str | Path]) -> list[np.ndarray]:
-    imgs = []
-    for p in paths:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"reference image cannot be read: {p}")
-        imgs.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    return imgs
+    return [read_rgb(p, "reference image") for p in paths]
 
 
 def cli_predict(a) -> int:

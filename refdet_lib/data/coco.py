@@ -16,10 +16,10 @@ import math
 from pathlib import Path
 from typing import Optional
 
-import cv2
 import numpy as np
 
 from .video import resize_max_side
+from .transforms import read_rgb
 
 COCO_KEYS = ("images", "annotations", "categories")
 
@@ -137,10 +137,7 @@ class CocoDetectionDataset:
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
-        img = cv2.imread(str(self.images[i]), cv2.IMREAD_COLOR)
-        if img is None:
-            raise IOError(f"image cannot be read: {self.images[i]}")
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        img = read_rgb(self.images[i])
         boxes = self.boxes[i]
         h, w = img.shape[:2]
         jw, jh = self.sizes[i]

@@ -14,11 +14,11 @@ import zlib
 from pathlib import Path
 from typing import Optional
 
-import cv2
 import numpy as np
 
 from .annotations import VIDEO_NAME, list_reference_images, validate_dataset
 from .video import FrameCache, max_side_scale, read_frame, resize_max_side, video_info
+from .transforms import read_rgb
 
 MODES = ("train", "val", "test")
 
@@ -124,13 +124,8 @@ class RefDetDataset:
     def support_images(self, video_id: str) -> list[np.ndarray]:
         """The video's reference images (RGB uint8), read once and kept in memory."""
         if video_id not in self._refs:
-            imgs = []
-            for p in self.ref_paths[video_id][: self.n_shot or None]:
-                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise IOError(f"reference image cannot be read: {p} (video_id={video_id})")
-                imgs.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-            self._refs[video_id] = imgs
+            self._refs[video_id] = [read_rgb(p, f"reference image of video_id={video_id}")
+                                    for p in self.ref_paths[video_id][: self.n_shot or None]]
         return self._refs[video_id]
 
     # ------------------------------------------------------------------ sequence protocol

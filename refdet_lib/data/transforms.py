@@ -48,3 +48,11 @@ def boxes_from_letterbox(boxes, ratio: float, pad: tuple[int, int], orig_shape=N
 def square_resize(img: np.ndarray, size: int) -> np.ndarray:
     """Reference images for the ViT: letterbox to a square `size` (keeps the object's shape undistorted)."""
     return letterbox(img, size)[0]
+
+
+def read_rgb(path, what: str = "image") -> np.ndarray:
+    """An image file as an RGB uint8 (H, W, 3) array; a clear error naming the file when it cannot be read."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"{what} cannot be read: {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)

@@ -16,7 +16,7 @@ import torch
 from .annotations import IMAGE_EXTS
 from .augment import Augmenter
 from .collate import to_tensor
-from .transforms import boxes_to_letterbox, letterbox
+from .transforms import boxes_to_letterbox, letterbox, read_rgb
 
 if TYPE_CHECKING:
     from .coco import CocoDetectionDataset
@@ -88,10 +88,7 @@ class YoloDetectionDataset:
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
-        img = cv2.imread(str(self.images[i]), cv2.IMREAD_COLOR)
-        if img is None:
-            raise IOError(f"image cannot be read: {self.images[i]}")
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        img = read_rgb(self.images[i])
         h, w = img.shape[:2]
         lab = self.labels[i]
         boxes = np.stack([(lab[:, 1] - lab[:, 3] / 2) * w, (lab[:, 2] - lab[:, 4] / 2) * h,

@@ -24,6 +24,16 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def check_support(support: torch.Tensor, size: int, who: str) -> tuple[int, int]:
+    """(C, K, 3, R, R) with R == size, else a ValueError saying what was expected; returns (C, K)."""
+    if support.ndim != 5 or support.shape[2] != 3:
+        raise ValueError(f"support must be (C, K, 3, R, R), got {tuple(support.shape)}")
+    c, k, _, h, w = support.shape
+    if (h, w) != (size, size):
+        raise ValueError(f"support images are {h}x{w}, the {who} expects {size}x{size} (ModelConfig.support_size)")
+    return c, k
+
+
 class ReferenceEncoder(nn.Module):
     """(C, K, 3, R, R) RGB in [0, 1] -> dict of ref_emb, prototypes, scale_protos, tokens (see module docstring)."""
 
@@ -86,12 +96,7 @@ class ReferenceEncoder(nn.Module):
         return F.adaptive_avg_pool1d(patches.transpose(1, 2), m).transpose(1, 2)
 
     def forward(self, support: torch.Tensor) -> dict:
-        if support.ndim != 5 or support.shape[2] != 3:
-            raise ValueError(f"support must be (C, K, 3, R, R), got {tuple(support.shape)}")
-        c, k, _, h, w = support.shape
-        if (h, w) != (self.support_size, self.support_size):
-            raise ValueError(f"support images are {h}x{w}, the reference encoder expects "
-                             f"{self.support_size}x{self.support_size} (ModelConfig.support_size)")
+        c, k = check_support(support, self.support_size, "reference encoder")
         x = (support.flatten(0, 1) - self.mean) / self.std  # (C*K, 3, R, R)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             t = self.vit.forward_features(x)  # (C*K, prefix + P, e), final norm applied

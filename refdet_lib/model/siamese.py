@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .reference import check_support
+
 
 @contextmanager
 def bn_running_stats(*modules: nn.Module):
@@ -81,12 +83,7 @@ class SiameseReference(nn.Module):
         return x.flatten(2).transpose(1, 2)
 
     def forward(self, support: torch.Tensor, backbone: nn.Module, head: nn.Module) -> dict:
-        if support.ndim != 5 or support.shape[2] != 3:
-            raise ValueError(f"support must be (C, K, 3, R, R), got {tuple(support.shape)}")
-        c, k, _, h, w = support.shape
-        if (h, w) != (self.support_size, self.support_size):
-            raise ValueError(f"support images are {h}x{w}, the siamese reference encoder expects "
-                             f"{self.support_size}x{self.support_size} (ModelConfig.support_size)")
+        c, k = check_support(support, self.support_size, "siamese reference encoder")
         with bn_running_stats(backbone, head):
             feats = backbone(support.flatten(0, 1))  # [(C*K, c_i, g_i, g_i)], g_i = R / stride_i
             embs = head.embed(feats)  # [(C*K, D, g_i, g_i)], the very convs that embed frame anchors
