@@ -83,11 +83,13 @@ class RefDet(nn.Module):
         support = support.to(self.device, torch.float32)
         if isinstance(self.reference, SiameseReference):  # shares the detector's backbone and embedding convs
             refs = self.reference(support, self.backbone, self.head)
+            low = refs.pop("low")  # its backbone pass already made the crops' stride-4 features
         else:
-            refs = self.reference(support)
+            refs, low = self.reference(support), None
         if self.match is not None:  # (C, K*P, d) parts of each object, through the same early layers as the frames
             with bn_running_stats(self.backbone, self.match):
-                refs["parts"] = self.match.parts(self.backbone.stem(support.flatten(0, 1)), *support.shape[:2])
+                low = self.backbone.stem(support.flatten(0, 1)) if low is None else low
+                refs["parts"] = self.match.parts(low, *support.shape[:2])
         return refs
 
     def forward(self, query: torch.Tensor, support: torch.Tensor | None = None, refs: dict | None = None,
@@ -182,10 +184,7 @@ class RefDet(nn.Module):
                 parts = [self.encode_references(t.unsqueeze(0)) for t in per_object]
                 refs = {"ref_emb": None,
                         "prototypes": torch.cat([p["prototypes"] for p in parts]),
-                        # part counts differ with K: pad with an object's own first part (max over parts unchanged)
-                        **({"parts": torch.cat([torch.cat([p["parts"], p["parts"][:, :1].expand(
-                            1, max(q["parts"].shape[1] for q in parts) - p["parts"].shape[1], -1)], 1)
-                            for p in parts])} if "parts" in parts[0] else {}),
+                        **({"parts": _pad_parts([p["parts"] for p in parts])} if "parts" in parts[0] else {}),
                         "scale_protos": [torch.cat(s) for s in zip(*(p["scale_protos"] for p in parts))],
                         # token counts may differ (reference_fusion='tokens'): fusion only needs all tokens together
                         "tokens": [torch.cat([t.flatten(0, 1) for t in ts]).unsqueeze(0)
@@ -295,6 +294,13 @@ class RefDet(nn.Module):
             for k, r in rep.items():
                 print(f"{k:<{w}}{r['params']:>12,}{r['trainable']:>12,}")
         return rep
+
+
+def _pad_parts(parts: list[torch.Tensor]) -> torch.Tensor:
+    """[(1, K_c*P, d)] of objects with different K -> (C, max K*P, d), each padded with its own first part (the match
+    takes the best part, so a repeated part changes no score)."""
+    n = max(p.shape[1] for p in parts)
+    return torch.cat([torch.cat([p, p[:, :1].expand(1, n - p.shape[1], -1)], 1) for p in parts])
 
 
 def build_refdet(config: ModelConfig | None = None, **overrides) -> RefDet:

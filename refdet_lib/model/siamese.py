@@ -85,7 +85,7 @@ class SiameseReference(nn.Module):
     def forward(self, support: torch.Tensor, backbone: nn.Module, head: nn.Module) -> dict:
         c, k = check_support(support, self.support_size, "siamese reference encoder")
         with bn_running_stats(backbone, head):
-            feats = backbone(support.flatten(0, 1))  # [(C*K, c_i, g_i, g_i)], g_i = R / stride_i
+            feats, low = backbone(support.flatten(0, 1), low=True)  # [(C*K, c_i, g_i, g_i)], g_i = R / stride_i
             embs = head.embed(feats)  # [(C*K, D, g_i, g_i)], the very convs that embed frame anchors
         per_level = [self._pool(F.normalize(e, dim=1)) for e in embs]  # [(C*K, D)]: mean of per-position unit vectors
         ref_emb = F.normalize(torch.stack(per_level).mean(0), dim=-1).view(c, k, -1)  # (C, K, D)
@@ -95,4 +95,6 @@ class SiameseReference(nn.Module):
         for f, norm in zip(feats, self.token_norm):
             tk = norm(self._tokens(f)).view(c, k, -1, f.shape[1])  # (C, K, M, c_i)
             tokens.append(tk.mean(1) if self.fusion == "mean" else tk.flatten(1, 2))
-        return {"ref_emb": ref_emb, "prototypes": prototypes, "scale_protos": scale_protos, "tokens": tokens}
+        # low: the crops' stride-4 features, for the appearance match (RefDet takes it out of the dict)
+        return {"ref_emb": ref_emb, "prototypes": prototypes, "scale_protos": scale_protos, "tokens": tokens,
+                "low": low}
