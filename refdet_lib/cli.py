@@ -32,6 +32,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test_data_root", default=None, help="validation videos (optional)")
     g.add_argument("--test_annotations", default=None, help="validation annotations (optional)")
     g.add_argument("--imgsz", type=int, default=d.imgsz, help="query frame size (multiple of 32)")
+    g.add_argument("--train_crop", type=int, default=d.train_crop,
+                   help="stage 2/3: train on N x N windows of the imgsz-scaled frame holding the object (multiple "
+                        "of 32, below imgsz; 0 = whole frames)")
     g.add_argument("--support_size", type=int, default=d.support_size, help="reference image size (multiple of 14)")
     g.add_argument("--n_shot", type=int, default=d.n_shot, help="reference images per object")
     g.add_argument("--n_way", type=int, default=d.n_way, help="objects per episode (2-4 recommended)")
@@ -77,6 +80,8 @@ def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, T
         raise UsageError(f"--stage must be 1, 2 or 3 (got {a.stage})")
     if a.imgsz % 32:
         raise UsageError(f"--imgsz must be a multiple of 32 (got {a.imgsz})")
+    if a.train_crop and (a.train_crop % 32 or not 0 < a.train_crop < a.imgsz):
+        raise UsageError(f"--train_crop must be a multiple of 32 below --imgsz {a.imgsz} (got {a.train_crop})")
     if a.reference_encoder == "siamese" and a.support_size % 32:
         raise UsageError(f"--support_size must be a multiple of 32 with --reference_encoder siamese "
                          f"(got {a.support_size}; try 64)")
@@ -101,7 +106,8 @@ def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, T
         print("note: stage 3 fine-tunes a stage-2 model; without --resume it starts from scratch", file=sys.stderr)
     aug = AugmentConfig() if a.augment is not False else AugmentConfig.off()
     data = DataConfig(data_root=a.data_root, annotations=a.annotations, test_data_root=a.test_data_root,
-                      test_annotations=a.test_annotations, imgsz=a.imgsz, support_size=a.support_size,
+                      test_annotations=a.test_annotations, imgsz=a.imgsz, train_crop=a.train_crop,
+                      support_size=a.support_size,
                       n_shot=a.n_shot, n_way=a.n_way, n_query=a.n_query, n_episodes=a.n_episodes,
                       batch_size=a.batch_size, num_workers=a.num_workers,
                       cache_frames=a.cache_frames is not False, augment=aug)

@@ -47,6 +47,8 @@ class DataConfig:
     test_data_root: Optional[str] = None
     test_annotations: Optional[str] = None
     imgsz: int = 640                 # query frames are letterboxed to imgsz x imgsz (multiple of 32)
+    train_crop: int = 0              # >0: train on train_crop x train_crop windows of the imgsz-scaled frame that hold
+                                     # the object (same object pixels, a fraction of the cost); 0 = whole frames
     support_size: int = 518          # reference images resized for the ViT (multiple of 14)
     n_shot: int = 3                  # reference images per object
     n_way: int = 2                   # objects (videos) per episode

@@ -60,18 +60,22 @@ def _weights_status(path: Optional[str], what: str) -> str:
 def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None, test_annotations=None,
                   imgsz: int = 320, support_size: int = 112, epochs: int = 2, n_way: int = 2, n_query: int = 4,
                   n_episodes: int = 20, stage: int = 2, lr: float = 1e-3, num_workers: int = 0,
-                  reference_encoder: str = "dinov2", appearance_match: bool = False, **train_kw):
+                  reference_encoder: str = "dinov2", appearance_match: bool = False, train_crop: int = 0,
+                  validate: bool = True, **train_kw):
     """CPU-sized configs on data_samples/ (what the notebooks' parameter cells default to); extra keywords go to
-    TrainConfig. reference_encoder='siamese' needs a support_size that is a multiple of 32 (e.g. 32 or 64)."""
+    TrainConfig. reference_encoder='siamese' needs a support_size that is a multiple of 32 (e.g. 32 or 64).
+    validate=False trains without a validation set (no val curves, no best_model.pt by val loss)."""
     from .config import DataConfig, ModelConfig, TrainConfig, stage_weights
 
     tr = DATA_SAMPLES / "train"
     te = DATA_SAMPLES / "test"
     data = DataConfig(data_root=str(data_root or tr / "samples"),
                       annotations=str(annotations or tr / "annotations" / "annotations.json"),
-                      test_data_root=str(test_data_root or te / "samples"),
-                      test_annotations=str(test_annotations or te / "annotations" / "annotations.json"),
-                      imgsz=imgsz, support_size=support_size, n_way=n_way, n_query=n_query, n_episodes=n_episodes,
+                      test_data_root=str(test_data_root or te / "samples") if validate else None,
+                      test_annotations=str(test_annotations or te / "annotations" / "annotations.json")
+                      if validate else None,
+                      imgsz=imgsz, train_crop=train_crop, support_size=support_size, n_way=n_way, n_query=n_query,
+                      n_episodes=n_episodes,
                       num_workers=num_workers)
     model = ModelConfig(imgsz=imgsz, support_size=support_size, reference_encoder=reference_encoder,
                         appearance_match=appearance_match)
@@ -98,7 +102,7 @@ def learning_report(out=LEARNING_RUN, verbose: bool = True) -> Optional[dict]:
     r = json.loads(p.read_text())
     table = pd.DataFrame({"RefDet, novel objects": r["refdet"], "template-matching baseline": r["baseline"],
                           "RefDet, its training objects": r["refdet_seen_objects"]}).T
-    table = table.rename(columns={"map50": "mAP@0.5", "st_iou": "ST-IoU"})
+    table = table.rename(columns={"map50": "mAP@0.5", "map50_videos": "mAP@0.5 per video", "st_iou": "ST-IoU"})
     ex = Path(out) / "novel_eval" / "examples.png"
     settings = {k: r[k] for k in ("reference_encoder", "appearance_match", "train_set", "train_minutes", "recipe")
                 if k in r}

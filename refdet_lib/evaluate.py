@@ -106,6 +106,7 @@ def cli_evaluate(a) -> int:
     print()
     for shot, r in res.items():
         o = r["overall"]
-        print(f"{shot}: mAP@0.5 {o['map50']:.3f}  mAP@0.5:0.95 {o['map50_95']:.3f}  precision {o['precision']:.3f}  "
-              f"recall {o['recall']:.3f}  ST-IoU {r['mean_st_iou']:.3f}")
+        print(f"{shot}: mAP@0.5 {o['map50']:.3f} (videos averaged {r['mean_map50']:.3f})  mAP@0.5:0.95 "
+              f"{o['map50_95']:.3f}  precision {o['precision']:.3f}  recall {o['recall']:.3f}  "
+              f"ST-IoU {r['mean_st_iou']:.3f}")
     return 0

@@ -15,7 +15,7 @@ from refdet_lib.config import AugmentConfig
 from refdet_lib.data import (DECODE_STATS, Augmenter, DatasetError, EpisodeCollator, EpisodeDataset, EpisodeSampler,
                              RefDetDataset, TripletDataset, TripletSampler, iter_frames, letterbox,
                              mixed_schedule, read_frame, validate_dataset)
-from refdet_lib.data.transforms import boxes_from_letterbox, boxes_to_letterbox
+from refdet_lib.data.transforms import boxes_from_letterbox, boxes_to_letterbox, letterbox_crop
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -298,6 +298,46 @@ def test_episode_batch_layout_and_boxes_match_pixels(ds):
             ob = item["bboxes"][0].astype(int)
             ocrop = orig[ob[1]:ob[3], ob[0]:ob[2]]
             assert abs(crop.mean() - ocrop.mean()) < 20
+
+
+@pytest.mark.parametrize("size,crop", [(640, 320), (480, 320), (320, 128)])
+def test_letterbox_crop_holds_the_box_at_the_letterbox_scale(size, crop):
+    """A training window is a piece of what letterbox(frame, size) shows: same pixels, same box, mapped back exactly."""
+    rng = np.random.default_rng(size + crop)
+    img = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    full, r_full, pad_full = letterbox(img, size)
+    positions = set()
+    for _ in range(40):
+        x1, y1 = rng.uniform(0, 600), rng.uniform(0, 330)
+        box = np.array([[x1, y1, min(640, x1 + rng.uniform(6, 40)), min(360, y1 + rng.uniform(6, 30))]], np.float32)
+        win, b, r, pad = letterbox_crop(img, box, size, crop, rng)
+        assert win.shape == (crop, crop, 3) and len(b) == 1 and r == r_full
+        np.testing.assert_allclose(boxes_from_letterbox(b, r, pad), box, atol=1e-3)
+        # window pixel (x, y) is letterbox pixel (x - pad + pad_full) wherever both show the frame
+        dx, dy = pad_full[0] - pad[0], pad_full[1] - pad[1]
+        ys, xs = np.mgrid[0:crop:7, 0:crop:7]
+        inside = (xs + dx >= pad_full[0]) & (xs + dx < size - pad_full[0]) & (ys + dy >= pad_full[1]) & \
+                 (ys + dy < size - pad_full[1])
+        np.testing.assert_array_equal(win[ys[inside], xs[inside]], full[ys[inside] + dy, xs[inside] + dx])
+        positions.add(pad)
+    assert len(positions) > 20  # windows are drawn at random positions, not always centred on the box
+    win, b, _, _ = letterbox_crop(img, np.zeros((0, 4), np.float32), size, crop, rng)  # negative frame
+    assert win.shape == (crop, crop, 3) and b.shape == (0, 4)
+
+
+def test_episode_training_windows(ds):
+    """EpisodeCollator(crop=...) gives crop-sized queries whose boxes sit on the object's pixels; the meta maps the
+    boxes back to the frame's own coordinates."""
+    col = EpisodeCollator(imgsz=320, support_size=56, n_shot=3, class_to_idx=ds.class_to_idx, crop=128)
+    ep = EpisodeDataset(ds, EpisodeSampler(ds, 2, 2, 2, seed=0), col)[0]
+    assert ep["query"].shape == (4, 3, 128, 128)
+    assert len(ep["bboxes"]) >= 4
+    for k, m in enumerate(ep["meta"]):
+        item = ds[ds.items.index((m["video_id"], m["frame"]))]
+        for b in ep["bboxes"][ep["batch_idx"] == k].numpy():
+            back = boxes_from_letterbox(b[None], m["ratio"], m["pad"])[0]
+            np.testing.assert_allclose(back, item["bboxes"][0], atol=1.0)
+    assert EpisodeCollator(imgsz=320, crop=320).crop == 0  # a window as large as the frame is the frame
 
 
 def test_augmenter_keeps_boxes_on_object():

@@ -214,6 +214,31 @@ def test_map_equals_ultralytics_ap_per_class(strategy):
         assert m["map50_95"] == pytest.approx(ap[0].mean(), abs=1e-6)
 
 
+def test_mean_map50_over_videos_equals_ultralytics_per_class_map():
+    """Each video's target as its own class: mean_map50 is ultralytics' mAP@0.5 over classes; the pooled figure
+    differs when one video's scores run higher than another's."""
+    rng = np.random.default_rng(5)
+    preds, gts = {}, {}
+    for v, (lo, hi) in enumerate([(0.6, 1.0), (0.1, 0.5), (0.3, 0.9)]):  # calibrations differ between videos
+        p, g = random_frames(rng)
+        gts[f"v{v}"] = {f: b for f, b in g.items() if len(b)}
+        preds[f"v{v}"] = {f: pred(x["boxes"], lo + (hi - lo) * np.asarray(x["scores"])) for f, x in p.items()}
+    r = evaluate_videos(preds, gts)
+    tp, conf, pcls, tcls = [], [], [], []
+    for v, vid in enumerate(gts):
+        for f in range(12):
+            p = preds[vid].get(f, pred(np.zeros((0, 4)), []))
+            g = gts[vid].get(f, np.zeros((0, 4)))
+            tp.append(match_predictions(p["boxes"], p["scores"], g, IOU_THRESHOLDS))
+            conf.append(p["scores"])
+            pcls.append(np.full(len(p["scores"]), v))
+            tcls.append(np.full(len(g), v))
+    ap = ap_per_class(np.concatenate(tp), np.concatenate(conf), np.concatenate(pcls), np.concatenate(tcls))[5]
+    assert r["mean_map50"] == pytest.approx(ap[:, 0].mean(), abs=1e-6)
+    assert r["mean_map50"] == pytest.approx(np.mean([m["map50"] for m in r["per_video"].values()]), abs=1e-9)
+    assert abs(r["overall"]["map50"] - r["mean_map50"]) > 1e-3
+
+
 # ------------------------------------------------------------------------------------------------------ ST-IoU
 def test_st_iou_perfect_and_partial_frames():
     gts = {0: G[None], 1: G[None], 2: G[None]}
@@ -289,6 +314,7 @@ def test_format_table_and_save_json(tmp_path):
     assert set(row) == {"Backpack_0", "Person_1", "all"}
     assert row["Person_1"][3] == "-"  # NaN precision
     assert row["all"][-1] == "0.500"  # mean ST-IoU
+    assert lines[-1].startswith("mAP50 averaged over videos") and f"{res['mean_map50']:.3f}" in lines[-1]
     path = save_json(res, tmp_path / "out" / "metrics.json")
     data = json.loads(path.read_text())
     assert data["per_video"]["Person_1"]["precision"] is None

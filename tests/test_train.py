@@ -211,6 +211,8 @@ def test_guide_defaults_and_stage_presets():
     (["--data_root", "/no/such/folder"], "does not exist"),
     (["--imgsz", "100"], "multiple of 32"),
     (["--triplet_ratio", "2"], "between 0 and 1"),
+    (["--imgsz", "320", "--train_crop", "320"], "--train_crop must be a multiple of 32 below --imgsz 320"),
+    (["--train_crop", "100"], "--train_crop must be a multiple of 32"),
 ])
 def test_cli_wrong_values_one_line_exit_2(argv, text, capsys):
     assert main(["train", *argv]) == 2

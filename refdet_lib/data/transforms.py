@@ -45,6 +45,48 @@ def boxes_from_letterbox(boxes, ratio: float, pad: tuple[int, int], orig_shape=N
     return b
 
 
+def letterbox_crop(img: np.ndarray, boxes, size: int, crop: int, rng: np.random.Generator, min_visible: float = 0.4,
+                   pad_value: int = PAD_VALUE) -> tuple[np.ndarray, np.ndarray, float, tuple[int, int]]:
+    """Scale `img` as `letterbox(img, size)` does, but keep only a `crop` x `crop` window: training at the scale the
+    model will see at inference for a fraction of the pixels (a 640x360 frame letterboxed to 640 is 44% grey band).
+
+    The window holds one of `boxes` (random position where it fits; a random window when there is no box). Returns
+    (window (crop, crop, 3), boxes in window pixels, ratio, pad); boxes keep >= min_visible of their area, clipped;
+    pad may be negative: `boxes_from_letterbox(b, ratio, pad)` maps window boxes back to the original frame."""
+    h, w = img.shape[:2]
+    r = min(size / h, size / w)
+    nw, nh = max(1, int(round(w * r))), max(1, int(round(h * r)))
+    if (nw, nh) != (w, h):
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR if r > 1 else cv2.INTER_AREA)
+    W, H = max(nw, crop), max(nh, crop)  # a side shorter than the window is centred in grey, as letterbox does
+    left, top = (W - nw) // 2, (H - nh) // 2
+    if (W, H) != (nw, nh):
+        canvas = np.full((H, W, img.shape[2]), pad_value, dtype=img.dtype)
+        canvas[top:top + nh, left:left + nw] = img
+        img = canvas
+    b = boxes_to_letterbox(boxes, r, (left, top))  # (N, 4) in the scaled canvas
+
+    def start(lo_edge, hi_edge, extent):  # window start in [0, extent - crop] holding [lo_edge, hi_edge] if it can
+        lo, hi = max(0, int(np.ceil(hi_edge)) - crop), min(extent - crop, int(lo_edge))
+        if lo > hi:  # the box is larger than the window (or at the border): centre on it
+            return int(np.clip((lo_edge + hi_edge - crop) / 2, 0, extent - crop))
+        return int(rng.integers(lo, hi + 1))
+
+    if len(b):
+        x1, y1, x2, y2 = b[int(rng.integers(len(b)))]
+        x0, y0 = start(x1, x2, W), start(y1, y2, H)
+    else:
+        x0, y0 = int(rng.integers(0, W - crop + 1)), int(rng.integers(0, H - crop + 1))
+    win = np.ascontiguousarray(img[y0:y0 + crop, x0:x0 + crop])
+    if len(b):
+        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        b = b - np.array([x0, y0, x0, y0], np.float32)
+        b = b.clip(0, crop)
+        keep = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) >= min_visible * np.maximum(area, 1e-6)
+        b = b[keep]
+    return win, b.reshape(-1, 4), r, (left - x0, top - y0)
+
+
 def square_resize(img: np.ndarray, size: int) -> np.ndarray:
     """Reference images for the ViT: letterbox to a square `size` (keeps the object's shape undistorted)."""
     return letterbox(img, size)[0]

@@ -109,7 +109,8 @@ def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: i
         raise ValueError(f"--n_way {data.n_way} is larger than the number of videos in {data.data_root} "
                          f"({len(ds.classes)})")
     aug = Augmenter(data.augment)
-    col = EpisodeCollator(data.imgsz, data.support_size, data.n_shot, aug if aug.enabled else None, ds.class_to_idx)
+    col = EpisodeCollator(data.imgsz, data.support_size, data.n_shot, aug if aug.enabled else None, ds.class_to_idx,
+                          crop=data.train_crop)
     sampler = EpisodeSampler(ds, data.n_way, data.n_query, data.n_episodes, seed=train.seed, neg_fraction=0.25,
                              rank=rank, world_size=world)
     train_eps = EpisodeDataset(ds, sampler, col)
