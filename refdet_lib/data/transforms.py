@@ -11,13 +11,20 @@ import numpy as np
 PAD_VALUE = 114
 
 
-def letterbox(img: np.ndarray, size: int, pad_value: int = PAD_VALUE) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Resize `img` (H, W, 3) to fit a `size` x `size` square, centred, padded; returns (img, ratio, (pad_left, pad_top))."""
+def _fit(img: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """Resize (H, W, 3) so its longer side is `size`; returns (img, ratio)."""
     h, w = img.shape[:2]
     r = min(size / h, size / w)
     nw, nh = max(1, int(round(w * r))), max(1, int(round(h * r)))
     if (nw, nh) != (w, h):
         img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR if r > 1 else cv2.INTER_AREA)
+    return img, r
+
+
+def letterbox(img: np.ndarray, size: int, pad_value: int = PAD_VALUE) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize `img` (H, W, 3) to fit a `size` x `size` square, centred, padded; returns (img, ratio, (pad_left, pad_top))."""
+    img, r = _fit(img, size)
+    nh, nw = img.shape[:2]
     left, top = (size - nw) // 2, (size - nh) // 2
     out = np.full((size, size, img.shape[2]), pad_value, dtype=img.dtype)
     out[top:top + nh, left:left + nw] = img
@@ -53,11 +60,8 @@ def letterbox_crop(img: np.ndarray, boxes, size: int, crop: int, rng: np.random.
     The window holds one of `boxes` (random position where it fits; a random window when there is no box). Returns
     (window (crop, crop, 3), boxes in window pixels, ratio, pad); boxes keep >= min_visible of their area, clipped;
     pad may be negative: `boxes_from_letterbox(b, ratio, pad)` maps window boxes back to the original frame."""
-    h, w = img.shape[:2]
-    r = min(size / h, size / w)
-    nw, nh = max(1, int(round(w * r))), max(1, int(round(h * r)))
-    if (nw, nh) != (w, h):
-        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR if r > 1 else cv2.INTER_AREA)
+    img, r = _fit(img, size)
+    nh, nw = img.shape[:2]
     W, H = max(nw, crop), max(nh, crop)  # a side shorter than the window is centred in grey, as letterbox does
     left, top = (W - nw) // 2, (H - nh) // 2
     if (W, H) != (nw, nh):
