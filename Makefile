@@ -11,7 +11,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export HF_HUB_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo_config
 
-.PHONY: setup demo test test-fast course lab clean-cache
+.PHONY: setup demo test test-fast course lab learning clean-cache
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ test-fast: $(STAMP)
 
 course: $(STAMP)
 	$(BIN)/refdet course run
+
+# does it learn? stage 2 from scratch, scored on novel objects (about 40 minutes on 2 CPU cores)
+learning: $(STAMP)
+	$(BIN)/python benchmarks/learning.py --out runs/learning
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks

@@ -5,7 +5,7 @@ ultralytics' own v8DetectionLoss; RefDet adds the reference encoder (K reference
 dual head and the six-component criterion. Target: RefDet step <= 1.6x the YOLOv8n step. Also timed: the siamese
 reference encoder (references through the shared backbone, no ViT) and, with --freeze_reference, a frozen ViT.
 
-    python benchmarks/bench_train_step.py [--imgsz 320] [--support_size 112] [--reps 5]
+    python benchmarks/bench_train_step.py [--imgsz 320] [--support_size 112] [--reps 5] [--no-channels_last] [--bf16]
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from refdet_lib.config import DataConfig, TrainConfig, stage_weights
 from refdet_lib.losses import Criterion
 from refdet_lib.model import build_refdet
 from refdet_lib.train.run import build_datasets
+from refdet_lib.train.trainer import use_channels_last
 
 
 def main():
@@ -33,6 +34,9 @@ def main():
     ap.add_argument("--freeze_reference", action="store_true", help="also time with a frozen reference encoder")
     ap.add_argument("--siamese_support", type=int, default=64,
                     help="also time reference_encoder='siamese' with references at this size (0: skip)")
+    ap.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True,
+                    help="NHWC weights and frames on every side, as the trainer does by default")
+    ap.add_argument("--bf16", action="store_true", help="every side under bfloat16 autocast (CPU mixed precision)")
     a = ap.parse_args()
     from ultralytics.nn.tasks import DetectionModel
     from ultralytics.utils.loss import v8DetectionLoss
@@ -49,6 +53,11 @@ def main():
         ref = build_refdet(imgsz=S, support_size=a.support_size)
         ref_frozen = build_refdet(imgsz=S, support_size=a.support_size, freeze_reference=True)
         siam = build_refdet(imgsz=S, support_size=a.siamese_support or 64, reference_encoder="siamese")
+    if a.channels_last:
+        for m in (yolo, ref, ref_frozen, siam):
+            use_channels_last(m)
+        batch["query"] = batch["query"].contiguous(memory_format=torch.channels_last)
+    amp = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
     yolo.args = SimpleNamespace(box=7.5, cls=0.5, dfl=1.5)
     yloss = v8DetectionLoss(yolo)
     xywh = batch["bboxes"].clone()
@@ -60,7 +69,9 @@ def main():
             for m in (yolo, ref, ref_frozen, siam)}
 
     def step_yolo():
-        loss, _ = yloss(yolo(batch["query"]), ybatch)
+        with amp:
+            out = yolo(batch["query"])
+        loss, _ = yloss(out, ybatch)
         opts[id(yolo)].zero_grad()
         loss.sum().backward()
         opts[id(yolo)].step()
@@ -71,7 +82,9 @@ def main():
                                                    antialias=True).view(c, k, 3, r, r)
 
     def step_ref(m, support=batch["support"]):
-        loss, _ = crit(m(batch["query"], support), batch)
+        with amp:
+            out = m(batch["query"], support)
+        loss, _ = crit(out, batch)
         opts[id(m)].zero_grad()
         loss.backward()
         opts[id(m)].step()
@@ -92,7 +105,8 @@ def main():
     base = statistics.median(times["yolov8n"])
     C, K = batch["support"].shape[:2]
     print(f"training step, batch {B} frames at {S} px, {C} objects x {K} references at {a.support_size} px, "
-          f"median of {a.reps} ({torch.get_num_threads()} threads)")
+          f"median of {a.reps} ({torch.get_num_threads()} threads; {'channels-last' if a.channels_last else 'NCHW'}"
+          f"{', bf16 autocast' if a.bf16 else ''})")
     for k, ts in times.items():
         m = statistics.median(ts)
         print(f"  {k:<22} {1000 * m:8.1f} ms   {m / base:5.2f}x")

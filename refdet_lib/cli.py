@@ -40,6 +40,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--n_way", type=int, default=d.n_way, help="objects per episode (2-4 recommended)")
     g.add_argument("--n_query", type=int, default=d.n_query, help="query frames per object (4-8 recommended)")
     g.add_argument("--n_episodes", type=int, default=d.n_episodes, help="episodes per epoch (100-200)")
+    g.add_argument("--hard_episodes", type=float, default=d.hard_episodes,
+                   help="fraction (0-1) of episodes whose objects are look-alikes (closest reference colours)")
     g.add_argument("--batch_size", type=int, default=d.batch_size, help="frames per batch (stage 1)")
     g.add_argument("--num_workers", type=int, default=d.num_workers, help="data loading workers")
     _bool_flag(g, "cache_frames", "on-disk frame cache (default on)")
@@ -51,6 +53,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight_decay", type=float, default=t.weight_decay)
     g.add_argument("--gradient_accumulation", type=int, default=t.gradient_accumulation)
     g.add_argument("--mixed_precision", action="store_true", help="AMP on CUDA (bf16 autocast on CPU)")
+    _bool_flag(g, "channels_last", "channels-last (NHWC) memory format for the convolutions (default on)")
     g.add_argument("--checkpoint_dir", default=t.checkpoint_dir)
     g.add_argument("--save_interval", type=int, default=t.save_interval)
     g.add_argument("--resume", default=None, help="checkpoint to continue from (stage 3: the stage-2 model)")
@@ -82,6 +85,8 @@ def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, T
         raise UsageError(f"--imgsz must be a multiple of 32 (got {a.imgsz})")
     if a.train_crop and (a.train_crop % 32 or not 0 < a.train_crop < a.imgsz):
         raise UsageError(f"--train_crop must be a multiple of 32 below --imgsz {a.imgsz} (got {a.train_crop})")
+    if not 0.0 <= a.hard_episodes <= 1.0:
+        raise UsageError(f"--hard_episodes must be a fraction in [0, 1] (got {a.hard_episodes})")
     if a.reference_encoder == "siamese" and a.support_size % 32:
         raise UsageError(f"--support_size must be a multiple of 32 with --reference_encoder siamese "
                          f"(got {a.support_size}; try 64)")
@@ -109,6 +114,7 @@ def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, T
                       test_annotations=a.test_annotations, imgsz=a.imgsz, train_crop=a.train_crop,
                       support_size=a.support_size,
                       n_shot=a.n_shot, n_way=a.n_way, n_query=a.n_query, n_episodes=a.n_episodes,
+                      hard_episodes=a.hard_episodes,
                       batch_size=a.batch_size, num_workers=a.num_workers,
                       cache_frames=a.cache_frames is not False, augment=aug)
     model = ModelConfig(imgsz=a.imgsz, support_size=a.support_size, yolo_weights=a.yolo_weights,
@@ -116,6 +122,7 @@ def configs_from_args(a: argparse.Namespace) -> tuple[DataConfig, ModelConfig, T
                         reference_encoder=a.reference_encoder, appearance_match=bool(a.appearance_match))
     train = TrainConfig(stage=a.stage, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay,
                         gradient_accumulation=a.gradient_accumulation, mixed_precision=a.mixed_precision,
+                        channels_last=a.channels_last is not False,
                         checkpoint_dir=a.checkpoint_dir, save_interval=a.save_interval, resume=a.resume,
                         device=a.device, seed=a.seed, use_triplet=a.use_triplet, triplet_ratio=a.triplet_ratio,
                         negative_strategy=a.negative_strategy, triplet_batch_size=a.triplet_batch_size)

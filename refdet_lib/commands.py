@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 from .config import AugmentConfig, DataConfig, LossWeights, ModelConfig, TrainConfig, stage_weights
 
 DATA_FLAGS = ("data_root", "annotations", "test_data_root", "test_annotations", "imgsz", "support_size", "n_shot",
-              "n_way", "n_query", "n_episodes", "batch_size", "num_workers")
+              "n_way", "n_query", "n_episodes", "hard_episodes", "batch_size", "num_workers")
 TRAIN_FLAGS = ("stage", "epochs", "lr", "weight_decay", "gradient_accumulation", "checkpoint_dir", "save_interval",
                "resume", "device", "seed", "triplet_ratio", "negative_strategy", "triplet_batch_size")
 MODEL_FLAGS = ("yolo_weights", "dino_weights", "reference_encoder")
@@ -57,6 +57,8 @@ def train_command(data: DataConfig, model: ModelConfig, train: TrainConfig, weig
             args.append((f"--{flag}", None))
     if not data.cache_frames:
         args.append(("--no-cache_frames", None))
+    if not train.channels_last:
+        args.append(("--no-channels_last", None))
     if data.augment == AugmentConfig.off():
         args.append(("--no-augment", None))
     if weights is not None:

@@ -54,6 +54,7 @@ class DataConfig:
     n_way: int = 2                   # objects (videos) per episode
     n_query: int = 4                 # query frames per object per episode
     n_episodes: int = 100            # episodes per epoch
+    hard_episodes: float = 0.0       # fraction of episodes made of look-alike objects (closest reference colours)
     batch_size: int = 4              # stage 1 frames per batch / episodes per optimizer step chunk
     num_workers: int = 4
     cache_frames: bool = True        # on-disk frame cache: a second run decodes nothing
@@ -154,6 +155,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     gradient_accumulation: int = 1
     mixed_precision: bool = False
+    channels_last: bool = True       # NHWC activations: oneDNN (CPU) and tensor-core (CUDA) convs run faster
     checkpoint_dir: str = "./checkpoints"
     save_interval: int = 5
     warmup_epochs: float = 1.0

@@ -245,6 +245,51 @@ def test_negatives_in_episodes(ds):
         assert sum(i >= ds.n_positive for i in e.indices) == 4
 
 
+class _Looks:
+    """Enough of a dataset for the sampler: 6 single-colour objects in 3 pairs of near hues (OpenCV units, 0-180),
+    2 annotated frames each."""
+    hues = {"red": 2, "orange": 12, "green": 62, "lime": 52, "blue": 122, "navy": 112}
+    classes = list(hues)
+    n_positive = 12
+    data_root = "looks"
+
+    def support_images(self, v):
+        hsv = np.full((40, 40, 3), (self.hues[v], 220, 200), np.uint8)
+        return [cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)] * 3
+
+    def indices_by_video(self, positives_only=False):
+        return {v: [2 * i, 2 * i + 1] for i, v in enumerate(self.classes)}
+
+
+TWINS = {frozenset(p) for p in (("red", "orange"), ("green", "lime"), ("blue", "navy"))}
+
+
+def test_look_alikes_rank_near_colours_first():
+    from refdet_lib.data.sampling import look_alikes, reference_descriptors
+
+    desc = reference_descriptors(_Looks())
+    assert all(abs(d.sum() - 1) < 1e-5 for d in desc.values())
+    alike = look_alikes(desc)
+    for v, order in alike.items():
+        assert frozenset((v, order[0])) in TWINS, (v, order)
+        assert v not in order and len(order) == 5
+
+
+def test_hard_episodes_pair_look_alikes():
+    looks = _Looks()
+    twin_share = {}
+    for hard in (0.0, 1.0):
+        s = EpisodeSampler(looks, n_way=2, n_query=2, n_episodes=200, seed=3, hard_fraction=hard)
+        eps = list(s)
+        if hard:
+            assert all(e.videos[1] in s.alike[e.videos[0]][:2] for e in eps)
+        twin_share[hard] = np.mean([frozenset(e.videos) in TWINS for e in eps])
+    # random pairs are twins 1 time in 5; hard episodes draw the twin from the 2 nearest: 1 time in 2
+    assert twin_share[0.0] < 0.3 and twin_share[1.0] > 0.4, twin_share
+    with pytest.raises(ValueError, match="hard_fraction"):
+        EpisodeSampler(looks, hard_fraction=1.5)
+
+
 def test_triplet_sampler_strategies(ds):
     for strat in ("background", "cross_class", "mixed"):
         specs = TripletSampler(ds, batch_size=16, negative_strategy=strat, seed=0).batch(0)

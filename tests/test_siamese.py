@@ -118,10 +118,11 @@ def test_cli_trains_saves_and_exports_a_siamese_model(tiny_root, tmp_path):
     samples, ann = paths(tiny_root)
     assert main(["train", "--data_root", str(samples), "--annotations", str(ann), "--epochs", "1", "--n_episodes", "2",
                  "--n_query", "2", "--imgsz", "96", "--train_crop", "64", "--support_size", "32", "--num_workers",
-                 "0", "--reference_encoder", "siamese", "--appearance_match",
-                 "--checkpoint_dir", str(tmp_path / "run")]) == 0
+                 "0", "--reference_encoder", "siamese", "--appearance_match", "--hard_episodes", "1",
+                 "--mixed_precision", "--checkpoint_dir", str(tmp_path / "run")]) == 0
     ck = load_checkpoint(tmp_path / "run" / "last.pt")  # trained on 64 px windows, a model for 96 px frames
     assert ck["config"]["data"]["train_crop"] == 64 and ck["config"]["model"]["imgsz"] == 96
+    assert ck["config"]["data"]["hard_episodes"] == 1 and ck["config"]["train"]["mixed_precision"]
     m = load_model(tmp_path / "run" / "last.pt")
     assert m.config.reference_encoder == "siamese" and isinstance(m.reference, SiameseReference)
     assert m.config.appearance_match and m.match is not None

@@ -222,3 +222,15 @@ def test_training_set_avoids_the_test_identities_and_is_reused(tmp_path, capsys)
     assert {i.appearance for i in S.seen_identities(tmp_path / "cli")}.isdisjoint(i.appearance for i in test_ids)
     assert main(["synth", str(tmp_path / "bad"), "--avoid", str(tmp_path / "nowhere")]) == 2
     assert "synth_meta.json" in capsys.readouterr().err
+
+
+def test_more_novel_videos_for_a_larger_test_set(tmp_path):
+    """split="test": more videos of novel objects (test-split shapes and hues, none of data_samples/test's), which the
+    learning benchmark scores beside data_samples/test."""
+    avoid = [ROOT / "data_samples" / "test"]
+    out = S.make_training_set(tmp_path / "nv", avoid=avoid, n_videos=2, n_frames=3, seed=3000, split="test")
+    made = S.seen_identities(out)
+    assert all(i.shape in S.TEST_SHAPES for i in made)
+    assert {i.appearance for i in made}.isdisjoint(i.appearance for i in S.seen_identities(avoid[0]))
+    train_hues = {round(i.hue / 30) % 12 for i in S.seen_identities(ROOT / "data_samples" / "train")}
+    assert train_hues.isdisjoint(round(i.hue / 30) % 12 for i in made)

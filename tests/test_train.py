@@ -213,6 +213,7 @@ def test_guide_defaults_and_stage_presets():
     (["--triplet_ratio", "2"], "between 0 and 1"),
     (["--imgsz", "320", "--train_crop", "320"], "--train_crop must be a multiple of 32 below --imgsz 320"),
     (["--train_crop", "100"], "--train_crop must be a multiple of 32"),
+    (["--hard_episodes", "1.5"], "--hard_episodes must be a fraction in [0, 1]"),
 ])
 def test_cli_wrong_values_one_line_exit_2(argv, text, capsys):
     assert main(["train", *argv]) == 2
@@ -245,3 +246,56 @@ def test_stage1_on_yolo_base_set_and_on_guide_format(tiny_root, tmp_path):
     fit(*tiny_configs(tiny_root, tmp_path / "s2", epochs=1, stage=2, val=False,
                             resume=str(tmp_path / "s1b" / "last.pt")))
     assert pd.read_csv(tmp_path / "s2" / "history.csv")["epoch"].tolist() == [1]
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(reference_encoder="siamese", support_size=32, appearance_match=True)])
+def test_channels_last_changes_layout_not_values(kw):
+    """NHWC convolutions (TrainConfig.channels_last, on by default) must give the NCHW model's outputs and gradients:
+    same weights, same batch, forward + backward in both layouts."""
+    import copy
+
+    from refdet_lib.model import build_refdet
+    from refdet_lib.train.trainer import use_channels_last
+
+    kw = dict(dict(imgsz=64, support_size=56), **kw)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nchw = build_refdet(**kw).train()
+    nhwc = use_channels_last(copy.deepcopy(nchw))
+    assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+               for p in nhwc.parameters()), "no weight was converted"
+    q = torch.rand(2, 3, 64, 64)
+    s = torch.rand(2, 3, 3, kw["support_size"], kw["support_size"])
+
+    def run(m, query):
+        out = m(query, s)
+        tensors = [v for v in (out.values() if isinstance(out, dict) else out) if torch.is_tensor(v)]
+        sum(t.float().square().mean() for t in tensors).backward()
+        return tensors, {n: p.grad for n, p in m.named_parameters() if p.grad is not None}
+
+    ta, ga = run(nchw, q)
+    tb, gb = run(nhwc, q.contiguous(memory_format=torch.channels_last))
+    # the same sums in another order: equal up to float rounding, relative to each tensor's scale (a layout bug,
+    # a view over the wrong strides, gives differences of the tensor's own size)
+    def close(a, b):
+        return float((a - b).abs().max()) <= 1e-3 * float(a.abs().max()) + 1e-6
+
+    assert len(ta) == len(tb) and all(close(a, b) for a, b in zip(ta, tb))
+    assert ga.keys() == gb.keys() and len(ga) > 50
+    assert [n for n in ga if not close(ga[n], gb[n])] == []
+
+
+def test_trainer_uses_channels_last_unless_told_not(stage2_run, tiny_root, tmp_path):
+    from refdet_lib.commands import train_command
+
+    _, tr = stage2_run
+    is_nhwc = [p.is_contiguous(memory_format=torch.channels_last) for p in tr.raw_model.parameters() if p.dim() == 4]
+    assert all(is_nhwc), "the default run should train with channels-last weights"
+    a = build_parser().parse_args(["train", "--no-channels_last"])
+    cfgs = configs_from_args(a)
+    assert cfgs[2].channels_last is False and "--no-channels_last" in train_command(*cfgs)
+    assert configs_from_args(build_parser().parse_args(["train"]))[2].channels_last is True
+    tr2 = fit(*tiny_configs(tiny_root, tmp_path / "r", epochs=1, val=False, channels_last=False))
+    assert not any(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                   for p in tr2.raw_model.parameters())

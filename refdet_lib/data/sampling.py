@@ -17,6 +17,38 @@ import numpy as np
 NEGATIVE_STRATEGIES = ("background", "cross_class", "mixed")
 
 
+def reference_descriptors(dataset, hue_bins: int = 18, sat_bins: int = 3,
+                          centre: float = 0.6) -> dict[str, np.ndarray]:
+    """Per video: a hue x saturation histogram of the middle of its reference photos (what a glance at the colours
+    sees; brightness left out, so shade and shadow do not matter), blurred along the hue circle so that near hues
+    overlap, averaged over the photos, summing to 1. (hue_bins * sat_bins,) per video."""
+    import cv2
+
+    out = {}
+    for v in dataset.classes:
+        hists = []
+        for img in dataset.support_images(v):
+            h, w = img.shape[:2]
+            dy, dx = int(h * (1 - centre) / 2), int(w * (1 - centre) / 2)
+            hsv = cv2.cvtColor(np.ascontiguousarray(img[dy:h - dy, dx:w - dx]), cv2.COLOR_RGB2HSV)
+            hist = cv2.calcHist([hsv], [0, 1], None, [hue_bins, sat_bins], [0, 180, 0, 256])  # (hue, sat)
+            hist = 0.5 * hist + 0.25 * (np.roll(hist, 1, 0) + np.roll(hist, -1, 0))  # hue is a circle
+            hists.append(hist.ravel() / max(float(hist.sum()), 1.0))
+        out[v] = np.mean(hists, 0) if hists else np.full(hue_bins * sat_bins, 1.0 / (hue_bins * sat_bins))
+    return out
+
+
+def look_alikes(descriptors: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    """video -> the other videos, most alike first (histogram intersection of `reference_descriptors`)."""
+    names = list(descriptors)
+    d = np.stack([descriptors[v] for v in names])  # (V, bins)
+    sim = np.minimum(d[:, None], d[None]).sum(-1)  # (V, V) in [0, 1]
+    out = {}
+    for i, v in enumerate(names):
+        out[v] = [names[j] for j in np.argsort(-sim[i], kind="stable") if j != i]
+    return out
+
+
 @dataclass
 class Episode:
     videos: list[str]          # the episode's objects; class c = videos[c]
@@ -28,12 +60,15 @@ class EpisodeSampler:
     """`n_episodes` episodes per epoch of `n_way` videos x `n_query` frames.
 
     `neg_fraction` of each object's frames are drawn from its background (unannotated) frames when the dataset has
-    some, so the model also learns to say "not here". With `world_size` > 1 each rank gets every world_size-th
-    episode (a distributed sampler without padding surprises: n_episodes is rounded up to a multiple).
+    some, so the model also learns to say "not here". `hard_fraction` of the episodes are *hard*: one object at
+    random plus n_way - 1 of its look-alikes (drawn from the 2 x (n_way - 1) videos whose references have the closest
+    colour histograms), so telling them apart takes shape and texture, not colour alone; random pairs usually differ
+    in colour. With `world_size` > 1 each rank gets every world_size-th episode (a distributed sampler without
+    padding surprises: n_episodes is rounded up to a multiple).
     """
 
     def __init__(self, dataset, n_way: int = 2, n_query: int = 4, n_episodes: int = 100, seed: int = 0,
-                 neg_fraction: float = 0.0, rank: int = 0, world_size: int = 1):
+                 neg_fraction: float = 0.0, rank: int = 0, world_size: int = 1, hard_fraction: float = 0.0):
         self.videos = list(dataset.classes)
         if n_way < 1 or n_query < 1 or n_episodes < 1:
             raise ValueError(f"n_way, n_query and n_episodes must be >= 1 (got {n_way}, {n_query}, {n_episodes})")
@@ -48,6 +83,10 @@ class EpisodeSampler:
             raise ValueError(f"videos without annotated frames cannot be episode objects: {empty}")
         self.n_way, self.n_query, self.n_episodes = n_way, n_query, n_episodes
         self.seed, self.neg_fraction = seed, neg_fraction
+        if not 0.0 <= hard_fraction <= 1.0:
+            raise ValueError(f"hard_fraction (hard episodes) must be in [0, 1], got {hard_fraction}")
+        self.hard_fraction = hard_fraction
+        self.alike = look_alikes(reference_descriptors(dataset)) if hard_fraction > 0 and n_way > 1 else None
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
@@ -60,7 +99,12 @@ class EpisodeSampler:
     def episode(self, index: int, epoch: Optional[int] = None) -> Episode:
         """The episode with global number `index` of `epoch` (pure function of seed, epoch, index)."""
         rng = np.random.default_rng((self.seed, self.epoch if epoch is None else epoch, index))
-        vids = [self.videos[i] for i in rng.choice(len(self.videos), self.n_way, replace=False)]
+        if self.alike is not None and rng.random() < self.hard_fraction:
+            first = self.videos[int(rng.integers(len(self.videos)))]
+            near = self.alike[first][: 2 * (self.n_way - 1)]
+            vids = [first] + [near[i] for i in rng.choice(len(near), self.n_way - 1, replace=False)]
+        else:
+            vids = [self.videos[i] for i in rng.choice(len(self.videos), self.n_way, replace=False)]
         indices, labels = [], []
         for c, v in enumerate(vids):
             n_neg = int(round(self.n_query * self.neg_fraction)) if self.neg[v] else 0

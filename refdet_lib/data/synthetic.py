@@ -1053,22 +1053,25 @@ def seen_identities(root) -> list[ObjectIdentity]:
 
 
 def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48, n_frames: int = 60,
-                      seed: int = 2000, detail: float = 0.5, overwrite: bool = False, progress: bool = False) -> Path:
+                      seed: int = 2000, detail: float = 0.5, overwrite: bool = False, progress: bool = False,
+                      split: str = "train") -> Path:
     """A larger train split for few-shot learning: many train-split identities (shapes, hues and the zigzag texture
     of the test split never used), none of them shown in the generated datasets `avoid` (targets or distractors).
 
     A matcher learns to compare from variety: data_samples/train has 8 identities, which a model memorises.
+    split="test" makes more *novel* videos instead (test-split shapes and hues), e.g. a larger test set than
+    data_samples/test's 4 videos, so that two models can be told apart from noise.
     Returns `out_dir`; reuses an existing set made with the same settings unless `overwrite`.
     """
     out = Path(out_dir)
     settings = {"n_videos": n_videos, "n_frames": n_frames, "seed": seed, "detail": detail,
-                "avoid": [str(a) for a in avoid]}
+                "avoid": [str(a) for a in avoid]} | ({"split": split} if split != "train" else {})
     stamp = out / "training_set.json"
     if not overwrite and stamp.exists() and json.loads(stamp.read_text()) == settings:
         return out
     exclude = [i for a in avoid for i in seen_identities(a)]
     generate_dataset(out, n_videos=n_videos, n_frames=n_frames, seed=seed, width=640, height=360, fps=25,
-                     split="train", exclude=exclude, detail=detail, overwrite=True, progress=progress)
+                     split=split, exclude=exclude, detail=detail, overwrite=True, progress=progress)
     stamp.write_text(json.dumps(settings))
     return out
 

@@ -19,7 +19,7 @@ from ..data import (Augmenter, EpisodeCollator, EpisodeDataset, EpisodeSampler, 
                     TripletSampler, make_loader)
 from .checkpoint import load_checkpoint
 from .history import append_experiment
-from .trainer import Callback, Trainer, select_device
+from .trainer import Callback, Trainer, select_device, use_channels_last
 
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
 ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
@@ -112,7 +112,7 @@ def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: i
     col = EpisodeCollator(data.imgsz, data.support_size, data.n_shot, aug if aug.enabled else None, ds.class_to_idx,
                           crop=data.train_crop)
     sampler = EpisodeSampler(ds, data.n_way, data.n_query, data.n_episodes, seed=train.seed, neg_fraction=0.25,
-                             rank=rank, world_size=world)
+                             rank=rank, world_size=world, hard_fraction=data.hard_episodes)
     train_eps = EpisodeDataset(ds, sampler, col)
     val_eps = None
     if data.test_data_root:
@@ -168,6 +168,8 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
     criterion = Criterion(weights, loss_cfg, reg_max=model_cfg.reg_max).to(device)
     net = model
     if world > 1:
+        if train.channels_last:
+            use_channels_last(model)  # before DDP registers the parameters' storage
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
     nw = data.num_workers
