@@ -131,6 +131,7 @@ def main():
         return {k: r["overall"][k] for k in ("map50", "precision", "recall")} | {"st_iou": r["mean_st_iou"],
                                                                                   "map50_videos": r["mean_map50"]}
 
+    seen_row = row(seen)
     r = {}
     for s in sets:
         r[s] = {m: row(res[m, s]) for m in ("ours", "base")}
@@ -150,7 +151,7 @@ def main():
         q = r[s]
         for name, k in table:
             print(f"{name:<14}{q['ours'][k]:>10.3f}{q['base'][k]:>10.3f}  |{q['ours_t'][k]:>10.3f}"
-                  f"{q['base_t'][k]:>10.3f}" + (f"  |{row(seen)[k]:>26.3f}" if extra else ""))
+                  f"{q['base_t'][k]:>10.3f}" + (f"  |{seen_row[k]:>26.3f}" if extra else ""))
     print("(right of the first bar: each method at the threshold that maximises its F1 on its training videos;\n"
           " mAP@0.5 ranks all videos' boxes in one list; 'per video': AP per video (its object's class), averaged)")
     q = r["novel"]
@@ -165,7 +166,7 @@ def main():
         "recipe": cfg if not a.eval_only else prev.get("recipe", cfg), "reference_encoder": enc,
         "appearance_match": a.appearance_match, "train_set": train[0], "train_set_size": size,
         "train_minutes": train_min,
-        "refdet": q["ours"], "baseline": q["base"], "refdet_seen_objects": row(seen),
+        "refdet": q["ours"], "baseline": q["base"], "refdet_seen_objects": seen_row,
         "tuned_conf": conf, "refdet_tuned_conf": q["ours_t"], "baseline_tuned_conf": q["base_t"],
         "more_novel": {"videos": sets["more_novel"][0], "refdet": r["more_novel"]["ours"],
                        "baseline": r["more_novel"]["base"], "refdet_tuned_conf": r["more_novel"]["ours_t"],
