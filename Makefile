@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/refdet demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -36,7 +36,7 @@ test-fast: $(STAMP)
 course: $(STAMP)
 	$(BIN)/refdet course run
 
-# does it learn? stage 2 from scratch, scored on novel objects (about 40 minutes on 2 CPU cores)
+# does it learn? stage 2 from scratch, scored on novel objects (40-90 minutes on 2 CPU cores: see README)
 learning: $(STAMP)
 	$(BIN)/python benchmarks/learning.py --out runs/learning
 

@@ -22,7 +22,7 @@ from refdet_lib.config import DataConfig, TrainConfig, stage_weights
 from refdet_lib.losses import Criterion
 from refdet_lib.model import build_refdet
 from refdet_lib.train.run import build_datasets
-from refdet_lib.train.trainer import use_channels_last
+from refdet_lib.train.trainer import cpu_has_native_bf16, use_channels_last
 
 
 def main():
@@ -83,7 +83,7 @@ def main():
 
     def step_ref(m, support=batch["support"]):
         with amp:
-            out = m(batch["query"], support)
+            out = m(batch["query"], support, std=False)  # as the trainer: stage 2 scores the prototype branch only
         loss, _ = crit(out, batch)
         opts[id(m)].zero_grad()
         loss.backward()
@@ -111,6 +111,12 @@ def main():
         m = statistics.median(ts)
         print(f"  {k:<22} {1000 * m:8.1f} ms   {m / base:5.2f}x")
     print("  target: refdet <= 1.6x yolov8n")
+    if "refdet (frozen ViT)" in times:  # what training the ViT itself costs: the part no fusion/head work can win back
+        vit = statistics.median(times["refdet"]) - statistics.median(times["refdet (frozen ViT)"])
+        print(f"  training the ViT (refdet - frozen): {1000 * vit:.1f} ms, {vit / base:.2f} of a yolov8n step")
+    if a.bf16 and not cpu_has_native_bf16():
+        print("  note: this CPU has no native bf16 (AMX / AVX512-BF16): autocast emulates it, every side runs slower "
+              "than float32, and the trainer would train in float32 here")
 
 
 if __name__ == "__main__":

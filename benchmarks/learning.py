@@ -35,7 +35,8 @@ from refdet_lib.train.run import run_training
 
 RECIPES = {
     # frames at their native 640 px (objects 10-25 px), trained on 320 px windows that hold the object
-    # bf16 autocast (this CPU has AMX) + channels-last convs: 1.45x the steps of fp32 in the same minutes
+    # bf16 autocast + channels-last convs: 1.45x the steps of fp32 in the same minutes on a CPU with AMX (measured on
+    # one); where bf16 is not native the trainer trains in float32 (emulated bf16 is ~10x slower) and this takes longer
     "siamese": dict(imgsz=640, train_crop=320, support_size=32, epochs=54, n_way=2, n_query=4, n_episodes=60,
                     lr=2e-3, mixed_precision=True),
     # as measured in session 2 (whole frames at 480); not yet re-run with training windows

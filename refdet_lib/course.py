@@ -26,13 +26,16 @@ def checks(yolo_weights: Optional[str] = None, dino_weights: Optional[str] = Non
     import ultralytics
 
     from . import __version__
+    from .train.trainer import cpu_has_native_bf16
 
     cuda = torch.cuda.is_available()
     res = {
         "python": platform.python_version(), "refdet_lib": __version__, "torch": torch.__version__,
         "ultralytics": ultralytics.__version__, "timm": timm.__version__, "opencv": cv2.__version__,
         "device": torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)",
-        "cuda": cuda, "amp": "float16 + GradScaler" if cuda else "bfloat16 autocast (optional) or float32",
+        "cuda": cuda, "amp": "float16 + GradScaler" if cuda else
+        "bfloat16 autocast (native on this CPU)" if cpu_has_native_bf16() else
+        "float32 (this CPU has no native bfloat16: --mixed_precision stays float32)",
         "offline": {k: os.environ.get(k) for k in ("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "NO_ALBUMENTATIONS_UPDATE",
                                                    "HF_HUB_OFFLINE", "YOLO_CONFIG_DIR")},
         "yolo_weights": _weights_status(yolo_weights, "YOLOv8n backbone"),
@@ -110,7 +113,7 @@ def learning_report(out=LEARNING_RUN, verbose: bool = True) -> Optional[dict]:
     if not p.exists():
         if verbose:
             print(f"no learning benchmark in {out}: run `python benchmarks/learning.py --out {out}` from the project "
-                  "root (about 30 minutes on 2 CPU cores)")
+                  "root (40-90 minutes on 2 CPU cores, depending on the CPU)")
         return None
     r = json.loads(p.read_text())
     rows = {"RefDet, novel objects": r["refdet"], "template-matching baseline": r["baseline"],

@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .train.trainer import forward_batch
+
 GAP_OK, GAP_OVERFIT = 0.05, 0.1   # the guide: val within 0.05 of train is healthy, a gap above 0.1 is overfitting
 
 
@@ -28,8 +30,7 @@ def _to(batch: dict, device) -> dict:
 
 def _forward_loss(model, criterion, batch: dict, stage: int):
     batch = _to(batch, next(model.parameters()).device)
-    out = model(batch["query"], batch["support"] if stage != 1 else None)
-    return criterion(out, batch, stage=stage)[0]
+    return criterion(forward_batch(model, batch, stage), batch, stage=stage)[0]
 
 
 # ---------------------------------------------------------------------------------------------- memory

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
+from .train.trainer import forward_batch
 
 
 def _loss(model, criterion, batch: dict, stage: int, device: torch.device):
     batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-    out = model(batch["query"], batch["support"] if stage != 1 else None)
-    return criterion(out, batch, stage=stage)[0]
+    return criterion(forward_batch(model, batch, stage), batch, stage=stage)[0]
 
 
 def lr_find(model, criterion, loader, start: float = 1e-7, end: float = 1.0, steps: int = 50, stage: int = 2,

@@ -299,3 +299,48 @@ def test_trainer_uses_channels_last_unless_told_not(stage2_run, tiny_root, tmp_p
     tr2 = fit(*tiny_configs(tiny_root, tmp_path / "r", epochs=1, val=False, channels_last=False))
     assert not any(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
                    for p in tr2.raw_model.parameters())
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_mixed_precision_only_where_bf16_is_native(native, tiny_root, tmp_path, monkeypatch, capsys):
+    """bf16 autocast where the CPU computes bf16 natively; elsewhere (emulated: ~10x slower) float32, said once."""
+    import refdet_lib.train.trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "cpu_has_native_bf16", lambda: native)
+    seen = []
+    real = trainer_mod.Trainer.episode_loss
+
+    def spy(self, batch):  # the dtype the model's head computes in, inside the trainer's own autocast
+        with self._autocast():
+            seen.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else torch.float32)
+        return real(self, batch)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "episode_loss", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tr = run_training(*tiny_configs(tiny_root, tmp_path / "r", epochs=1, val=False, mixed_precision=True),
+                          verbose=True)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert tr.amp_dtype == (torch.bfloat16 if native else None)
+    assert set(seen) == {torch.bfloat16 if native else torch.float32}
+    said = "bfloat16 autocast" if native else "no native bfloat16"
+    assert text.count(said) == 1, text[-2000:]
+    assert tr.skipped_steps == 0
+
+
+def test_stage2_forward_skips_the_base_class_branch():
+    """Stages 2/3 score only prototypes: the trainer's forward must not run the base-class stack (cv3) at all."""
+    from refdet_lib.model import build_refdet
+    from refdet_lib.train.trainer import forward_batch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_refdet(imgsz=64, support_size=56)
+    calls = []
+    model.head.cv3[0].register_forward_hook(lambda *a: calls.append(1))
+    batch = {"query": torch.rand(2, 3, 64, 64), "support": torch.rand(2, 1, 3, 56, 56)}
+    out = forward_batch(model, batch, stage=2)
+    assert calls == [] and out["std_logits"] is None and out["proto_logits"].shape[:2] == (2, 2)
+    out = forward_batch(model, batch, stage=1)
+    assert calls == [1] and out["std_logits"] is not None and out["proto_logits"] is None
