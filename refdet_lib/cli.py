@@ -43,7 +43,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hard_episodes", type=float, default=d.hard_episodes,
                    help="fraction (0-1) of episodes whose objects are look-alikes (closest reference colours)")
     g.add_argument("--batch_size", type=int, default=d.batch_size, help="frames per batch (stage 1)")
-    g.add_argument("--num_workers", type=int, default=d.num_workers, help="data loading workers")
+    g.add_argument("--num_workers", type=int, default=d.num_workers,
+                   help="data loading workers (at most the CPUs each training process gets)")
     _bool_flag(g, "cache_frames", "on-disk frame cache (default on)")
     _bool_flag(g, "augment", "data augmentation (default on)")
     g = p.add_argument_group("training")
@@ -52,7 +53,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=t.lr, help="base learning rate (layer-wise multipliers apply)")
     g.add_argument("--weight_decay", type=float, default=t.weight_decay)
     g.add_argument("--gradient_accumulation", type=int, default=t.gradient_accumulation)
-    g.add_argument("--mixed_precision", action="store_true", help="AMP on CUDA (bf16 autocast on CPU)")
+    g.add_argument("--mixed_precision", action="store_true",
+                   help="AMP on CUDA; on a CPU bf16 autocast where bf16 is native (AMX, AVX512-BF16), else float32")
     _bool_flag(g, "channels_last", "channels-last (NHWC) memory format for the convolutions (default on)")
     g.add_argument("--checkpoint_dir", default=t.checkpoint_dir)
     g.add_argument("--save_interval", type=int, default=t.save_interval)

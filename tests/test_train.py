@@ -344,3 +344,23 @@ def test_stage2_forward_skips_the_base_class_branch():
     assert calls == [] and out["std_logits"] is None and out["proto_logits"].shape[:2] == (2, 2)
     out = forward_batch(model, batch, stage=1)
     assert calls == [1] and out["std_logits"] is not None and out["proto_logits"] is None
+
+
+def test_loader_workers_capped_by_the_cpus_available(tiny_root, tmp_path, monkeypatch, capsys):
+    """The guide's --num_workers 4 on a machine with fewer CPUs: as many workers as CPUs per process, said once."""
+    import dataclasses
+
+    import refdet_lib.train.run as run_mod
+
+    monkeypatch.setattr(run_mod, "available_cpus", lambda: 2)
+    assert [run_mod.usable_workers(n, w) for n, w in ((4, 1), (4, 2), (1, 1), (0, 1), (4, 4))] == [2, 1, 1, 0, 0]
+    data, model, train, weights = tiny_configs(tiny_root, tmp_path / "r", epochs=1, val=True)
+    data = dataclasses.replace(data, num_workers=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("error", message=".*worker processes in total.*")  # torch's oversubscription warning
+        tr = run_training(data, model, train, weights, verbose=True)
+    text = capsys.readouterr().out
+    assert tr.train_loader.num_workers == 2 and tr.val_loader.num_workers == 2
+    assert text.count("num_workers 4 -> 2") == 1, text[-1500:]
+    assert [p.name for p in (tmp_path / "r").glob("last.pt")] == ["last.pt"]

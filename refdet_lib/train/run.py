@@ -90,6 +90,20 @@ def build_coco_datasets(data: DataConfig, train: TrainConfig):
     return ds, tr, va, None
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask: a container's limit, not the host's core count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def usable_workers(requested: int, world: int = 1) -> int:
+    """DataLoader workers per training process: at most the CPUs each process gets, as ultralytics does. The guide's
+    default of 4 on a 2-core laptop would start 4 decoders fighting the training step (and torch warns about it)."""
+    return max(0, min(requested, available_cpus() // max(world, 1)))
+
+
 def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: int = 1, verbose: bool = True):
     """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format
     (stage 1 also takes a YOLO-format base set: a data.yaml as --annotations or inside --data_root, or a COCO json
@@ -172,7 +186,10 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
             use_channels_last(model)  # before DDP registers the parameters' storage
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
-    nw = data.num_workers
+    nw = usable_workers(data.num_workers, world)
+    if nw < data.num_workers and rank == 0 and verbose:
+        print(f"num_workers {data.num_workers} -> {nw}: this machine gives {available_cpus()} CPU(s) to "
+              f"{world} training process(es); more loader processes would only compete with the training step")
     trainer = Trainer(net, criterion, make_loader(train_eps, nw), train,
                       val_loader=make_loader(val_eps, min(nw, 2)) if val_eps is not None else None,
                       triplet_loader=make_loader(tri, min(nw, 2)) if tri is not None else None,
