@@ -19,17 +19,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .train.trainer import forward_batch
+from .train.trainer import batch_to, forward_batch
 
 GAP_OK, GAP_OVERFIT = 0.05, 0.1   # the guide: val within 0.05 of train is healthy, a gap above 0.1 is overfitting
 
 
-def _to(batch: dict, device) -> dict:
-    return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-
-
 def _forward_loss(model, criterion, batch: dict, stage: int):
-    batch = _to(batch, next(model.parameters()).device)
+    batch = batch_to(batch, next(model.parameters()).device)
     return criterion(forward_batch(model, batch, stage), batch, stage=stage)[0]
 
 

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .train.trainer import forward_batch
+from .train.trainer import batch_to, forward_batch
 
 
 def _loss(model, criterion, batch: dict, stage: int, device: torch.device):
-    batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+    batch = batch_to(batch, device)
     return criterion(forward_batch(model, batch, stage), batch, stage=stage)[0]
 
 

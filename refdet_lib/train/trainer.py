@@ -119,7 +119,8 @@ class LambdaCallback(Callback):
             setattr(self, k, f)
 
 
-def _to(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
+def batch_to(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
+    """Every tensor of a batch on `device` (non-blocking from pinned memory on CUDA); query frames NHWC if asked."""
     nb = device.type == "cuda"
     out = {k: (v.to(device, non_blocking=nb) if torch.is_tensor(v) else v) for k, v in batch.items()}
     if channels_last and "query" in out:
@@ -214,7 +215,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ one batch
     def episode_loss(self, batch: dict):
-        batch = _to(batch, self.device, self.cfg.channels_last)
+        batch = batch_to(batch, self.device, self.cfg.channels_last)
         with self._autocast():
             out = forward_batch(self.model, batch, self.cfg.stage)
         return self.criterion(out, batch, stage=self.cfg.stage)
@@ -222,7 +223,7 @@ class Trainer:
     def triplet_loss(self, batch: dict):
         """Dedicated triplet batch: anchor = reference photo, positive = the object cut from a frame, negative =
         background or another object, all embedded by the reference encoder."""
-        batch = _to(batch, self.device)
+        batch = batch_to(batch, self.device)
         m = self.raw_model
         with self._autocast():
             # (T, 3, R, R) -> (T, 1, 3, R, R): each image is its own one-shot "object"; ref_emb (T, 1, D)
