@@ -21,7 +21,7 @@ import cv2
 import torch
 
 import refdet_lib  # noqa: F401  (offline settings)
-from refdet_lib.config import DataConfig, TrainConfig, stage_weights
+from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
 from refdet_lib.data import RefDetDataset, make_loader
 from refdet_lib.data.annotations import VIDEO_NAME
 from refdet_lib.train.run import build_datasets
@@ -50,8 +50,8 @@ def preparation(samples: Path, ann: Path, imgsz: int) -> tuple[float, int]:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def loader_rate(data: DataConfig, n: int, workers: int) -> float:
-    _, eps, _, _ = build_datasets(data, TrainConfig(), verbose=False)
+def loader_rate(data: DataConfig, model: ModelConfig, n: int, workers: int) -> float:
+    _, eps, _, _ = build_datasets(data, model, TrainConfig(), verbose=False)
     ld = make_loader(eps, workers)
     it = iter(ld)
     next(it)  # workers started, caches open
@@ -67,14 +67,14 @@ def loader_rate(data: DataConfig, n: int, workers: int) -> float:
     return k / (time.perf_counter() - t0)
 
 
-def step_rate(data: DataConfig, n: int) -> float:
+def step_rate(data: DataConfig, model_cfg: ModelConfig, n: int) -> float:
     from refdet_lib.losses import Criterion
     from refdet_lib.model import build_refdet
 
-    _, eps, _, _ = build_datasets(data, TrainConfig(), verbose=False)
+    _, eps, _, _ = build_datasets(data, model_cfg, TrainConfig(), verbose=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = build_refdet(imgsz=data.imgsz, support_size=data.support_size)
+        model = build_refdet(model_cfg)
     crit = Criterion(stage_weights(2))
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
     batches = [eps[i] for i in range(min(n, len(eps)))]
@@ -113,13 +113,14 @@ def main():
     print(f"   preparation pass     {n / p:8.1f} frames/s  ({p:.2f} s, incl. validation + cache writes)")
     print(f"   ratio prep/bare      {p / b:8.2f}x   (target <= 1.5)")
 
-    data = DataConfig(data_root=str(samples), annotations=str(ann), imgsz=a.imgsz, support_size=a.support_size,
-                      n_way=2, n_query=4, n_episodes=24, num_workers=a.workers)
+    data = DataConfig(data_root=str(samples), annotations=str(ann), n_way=2, n_query=4, n_episodes=24,
+                      num_workers=a.workers)
+    model_cfg = ModelConfig(imgsz=a.imgsz, support_size=a.support_size)
     print(f"\n2. episodes/s (n_way 2 x n_query 4, imgsz {a.imgsz}): loader vs training step")
-    step = step_rate(data, 6)
-    cached = loader_rate(data, 16, a.workers)
+    step = step_rate(data, model_cfg, 6)
+    cached = loader_rate(data, model_cfg, 16, a.workers)
     data.cache_frames = False
-    uncached = loader_rate(data, 8, a.workers)
+    uncached = loader_rate(data, model_cfg, 8, a.workers)
     print(f"   training step (CPU)          {step:8.2f} episodes/s")
     print(f"   loader, frame cache on       {cached:8.2f} episodes/s  = {cached / step:6.1f}x the step  (target >= 3)")
     print(f"   loader, frame cache off      {uncached:8.2f} episodes/s  = {uncached / step:6.1f}x the step")

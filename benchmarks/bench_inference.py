@@ -19,13 +19,12 @@ import statistics
 import time
 import warnings
 
-import refdet_lib  # noqa: F401  (offline settings; the package is installed editable)
-
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from ultralytics.nn.tasks import DetectionModel
 
+import refdet_lib  # noqa: F401  (offline settings; the package is installed editable)
 from refdet_lib.model import build_refdet
 
 

@@ -15,7 +15,14 @@ import numpy as np
 import torch
 
 import refdet_lib  # noqa: F401
-from refdet_lib.export import DetectorGraph, ReferenceGraph, _session, export_onnx, latency, quantize_int8, REF_OUTPUTS
+from refdet_lib.export import (
+    DetectorGraph,
+    ReferenceGraph,
+    export_onnx,
+    latency,
+    quantize_int8,
+)
+from refdet_lib.export.runner import REF_OUTPUTS, _session
 from refdet_lib.model import build_refdet
 
 

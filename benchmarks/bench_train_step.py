@@ -18,11 +18,11 @@ from types import SimpleNamespace
 import torch
 
 import refdet_lib  # noqa: F401
-from refdet_lib.config import DataConfig, TrainConfig, stage_weights
+from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
 from refdet_lib.losses import Criterion
 from refdet_lib.model import build_refdet
+from refdet_lib.runtime import cpu_has_native_bf16, use_channels_last
 from refdet_lib.train.run import build_datasets
-from refdet_lib.train.trainer import cpu_has_native_bf16, use_channels_last
 
 
 def main():
@@ -42,8 +42,9 @@ def main():
     from ultralytics.utils.loss import v8DetectionLoss
 
     data = DataConfig(data_root=f"{a.data}/samples", annotations=f"{a.data}/annotations/annotations.json",
-                      imgsz=a.imgsz, support_size=a.support_size, n_way=2, n_query=4, n_episodes=8)
-    _, eps, _, _ = build_datasets(data, TrainConfig(), verbose=False)
+                      n_way=2, n_query=4, n_episodes=8)
+    _, eps, _, _ = build_datasets(data, ModelConfig(imgsz=a.imgsz, support_size=a.support_size), TrainConfig(),
+                                  verbose=False)
     batch = eps[0]
     B, S = batch["query"].shape[0], a.imgsz
 

@@ -25,12 +25,11 @@ import warnings
 from pathlib import Path
 
 import refdet_lib  # noqa: F401
-from refdet_lib.baseline import TemplateMatcher
-from refdet_lib.course import small_configs
 from refdet_lib.data.synthetic import make_training_set
-from refdet_lib.evaluate import evaluate_model
-from refdet_lib.metrics import best_conf, evaluate_videos
-from refdet_lib.train import load_model
+from refdet_lib.eval import TemplateMatcher, evaluate_model
+from refdet_lib.eval.metrics import best_conf, evaluate_videos
+from refdet_lib.model import load_model
+from refdet_lib.train.recipes import small_configs
 from refdet_lib.train.run import run_training
 
 RECIPES = {

@@ -2,19 +2,24 @@
 
     from refdet_lib.data import RefDetDataset
     from refdet_lib.model import build_refdet
+
+Layers (imports run downward only; docs/contracts.md): config, errors, runtime, ops -> data -> model -> losses ->
+eval, export -> train -> course, cli.
 """
 from . import _env  # noqa: F401  (offline settings first, before ultralytics/timm/albumentations load)
-from .config import (AugmentConfig, DataConfig, LossConfig, LossWeights, ModelConfig, STAGE_PRESETS, TrainConfig,
-                     stage_weights)
+from .config import (
+                     LOSS_COMPONENTS,
+                     STAGE_PRESETS,
+                     AugmentConfig,
+                     DataConfig,
+                     LossConfig,
+                     LossWeights,
+                     ModelConfig,
+                     TrainConfig,
+                     stage_weights,
+)
 
 __version__ = "0.1.0"
 
-
-def checks(**kw) -> dict:
-    """Environment summary for notebook 00 and bug reports (see refdet_lib.course.checks)."""
-    from .course import checks as _checks
-    return _checks(**kw)
-
-
-__all__ = ["checks", "AugmentConfig", "DataConfig", "LossConfig", "LossWeights", "ModelConfig", "STAGE_PRESETS", "TrainConfig",
-           "stage_weights", "__version__"]
+__all__ = ["AugmentConfig", "DataConfig", "LossConfig", "LossWeights", "LOSS_COMPONENTS", "ModelConfig",
+           "STAGE_PRESETS", "TrainConfig", "stage_weights", "__version__"]

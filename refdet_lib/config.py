@@ -22,7 +22,6 @@ class AugmentConfig:
     translate: float = 0.1        # fraction of the image size
     rotate: float = 5.0           # degrees
     hflip_p: float = 0.5
-    mosaic_p: float = 0.0         # optional, off by default for episodic batches
     # reference images
     ref_crop_p: float = 0.5       # crop jitter around the object
     ref_rotate_p: float = 0.3
@@ -36,20 +35,20 @@ class AugmentConfig:
     @classmethod
     def off(cls) -> "AugmentConfig":
         """All probabilities 0: the guide's first check when the loss does not decrease."""
-        return cls(color_p=0, blur_p=0, affine_p=0, hflip_p=0, mosaic_p=0, ref_crop_p=0, ref_rotate_p=0, ref_color_p=0,
+        return cls(color_p=0, blur_p=0, affine_p=0, hflip_p=0, ref_crop_p=0, ref_rotate_p=0, ref_color_p=0,
                    episode_hue_p=0)
 
 
 @dataclass
 class DataConfig:
+    """Where the data is and how episodes are drawn from it (sizes: ModelConfig.imgsz / support_size)."""
+
     data_root: str = "data_samples/train/samples"
     annotations: str = "data_samples/train/annotations/annotations.json"
     test_data_root: Optional[str] = None
     test_annotations: Optional[str] = None
-    imgsz: int = 640                 # query frames are letterboxed to imgsz x imgsz (multiple of 32)
     train_crop: int = 0              # >0: train on train_crop x train_crop windows of the imgsz-scaled frame that hold
                                      # the object (same object pixels, a fraction of the cost); 0 = whole frames
-    support_size: int = 518          # reference images resized for the ViT (multiple of 14)
     n_shot: int = 3                  # reference images per object
     n_way: int = 2                   # objects (videos) per episode
     n_query: int = 4                 # query frames per object per episode
@@ -66,8 +65,11 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    imgsz: int = 640
-    support_size: int = 518          # 518 on GPU as in the guide; 224 or 112 for CPU lessons
+    """The network and its input sizes (the one owner of imgsz and support_size: batches are made at the model's)."""
+
+    imgsz: int = 640                 # query frames are letterboxed to imgsz x imgsz (multiple of 32)
+    support_size: int = 518          # reference images resized for the ViT (multiple of 14); 518 on GPU as in the
+                                     # guide, 224 or 112 for CPU lessons
     yolo_scale: str = "n"            # yolov8{n,s,m,...}
     yolo_weights: Optional[str] = None   # path to an ultralytics yolov8n.pt
     dino_model: str = "vit_small_patch14_dinov2"
@@ -113,6 +115,9 @@ class LossWeights:
 
     def as_dict(self) -> dict:
         return dict(self.items())
+
+
+LOSS_COMPONENTS: tuple[str, ...] = tuple(f.name for f in fields(LossWeights))  # the one list of component names
 
 
 @dataclass

@@ -44,7 +44,7 @@ def tiny_checkpoint(tiny_root, tmp_path_factory) -> Path:
 
     samples, ann = paths(tiny_root)
     run = tmp_path_factory.mktemp("ckpt") / "run"
-    data = DataConfig(data_root=str(samples), annotations=str(ann), imgsz=64, support_size=56, n_way=2, n_query=2,
+    data = DataConfig(data_root=str(samples), annotations=str(ann), n_way=2, n_query=2,
                       n_episodes=2, num_workers=0, cache_dir=str(run.parent / "cache"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

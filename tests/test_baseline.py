@@ -2,8 +2,8 @@
 import cv2
 import numpy as np
 
-from refdet_lib.baseline import TemplateMatcher
-from refdet_lib.metrics import box_iou
+from refdet_lib.eval import TemplateMatcher
+from refdet_lib.eval.metrics import box_iou
 
 
 def _scene(seed=0):

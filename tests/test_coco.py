@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from refdet_lib.cli import main
-from refdet_lib.config import DataConfig, TrainConfig
+from refdet_lib.config import DataConfig, ModelConfig, TrainConfig
 from refdet_lib.data.coco import CocoDetectionDataset, is_coco_json
 from refdet_lib.data.yolo import YoloBatches
-from refdet_lib.train import load_checkpoint
+from refdet_lib.model import load_checkpoint
 from refdet_lib.train.run import build_datasets
 
 # RGB colour of each category's rectangles; ids deliberately sparse and listed out of order
@@ -198,21 +198,22 @@ def test_image_of_another_shape_than_the_json_says(coco, tmp_path):
 
 def test_build_datasets_picks_coco_for_stage_1_only(coco, tmp_path):
     images, js, d = coco
-    data = DataConfig(data_root=str(images), annotations=str(js), imgsz=64, batch_size=2, num_workers=0)
-    ds, tr, va, tri = build_datasets(data, TrainConfig(stage=1))
+    data = DataConfig(data_root=str(images), annotations=str(js), batch_size=2, num_workers=0)
+    model = ModelConfig(imgsz=64)
+    ds, tr, va, tri = build_datasets(data, model, TrainConfig(stage=1))
     assert isinstance(ds, CocoDetectionDataset) and isinstance(tr, YoloBatches) and va is None and tri is None
     # a second COCO json as the test set gives validation batches; other categories are refused
     val = copy.deepcopy(d)
     val["images"], val["annotations"] = val["images"][:2], val["annotations"][:3]
     (tmp_path / "val.json").write_text(json.dumps(val))
     data.test_data_root, data.test_annotations = str(images), str(tmp_path / "val.json")
-    _, _, va, _ = build_datasets(data, TrainConfig(stage=1))
+    _, _, va, _ = build_datasets(data, model, TrainConfig(stage=1))
     assert isinstance(va, YoloBatches) and len(va.ds) == 2 and not va.shuffle
     val["categories"] = val["categories"][:2]
     val["annotations"] = [a for a in val["annotations"] if a["category_id"] != 12]
     (tmp_path / "val.json").write_text(json.dumps(val))
     with pytest.raises(ValueError, match=r"val\.json: category ids \[3, 7\] differ"):
-        build_datasets(data, TrainConfig(stage=1))
+        build_datasets(data, model, TrainConfig(stage=1))
 
 
 def test_refdet_train_stage1_on_coco_json(coco, tmp_path):

@@ -9,13 +9,30 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, paths
+
 from refdet_lib.config import AugmentConfig
-from refdet_lib.data import (DECODE_STATS, Augmenter, DatasetError, EpisodeCollator, EpisodeDataset, EpisodeSampler,
-                             RefDetDataset, TripletDataset, TripletSampler, iter_frames, letterbox,
-                             mixed_schedule, read_frame, validate_dataset)
-from refdet_lib.data.transforms import boxes_from_letterbox, boxes_to_letterbox, letterbox_crop
+from refdet_lib.data import (
+    DECODE_STATS,
+    Augmenter,
+    DatasetError,
+    EpisodeCollator,
+    EpisodeDataset,
+    EpisodeSampler,
+    RefDetDataset,
+    TripletDataset,
+    TripletSampler,
+    iter_frames,
+    mixed_schedule,
+    read_frame,
+    validate_dataset,
+)
+from refdet_lib.ops import (
+    boxes_from_letterbox,
+    boxes_to_letterbox,
+    letterbox,
+    letterbox_crop,
+)
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -427,3 +444,27 @@ def test_episode_hue_turns_frames_and_references_together(ds):
         err = np.abs(got - np.stack(want)).mean()
         assert err < 6, err  # rotate-then-resize vs resize-then-rotate: only interpolation differences
     assert not torch.allclose(a["query"], b["query"], atol=0.05)
+
+
+@pytest.mark.parametrize("field", [f.name for f in __import__("dataclasses").fields(AugmentConfig)
+                                   if f.name.endswith("_p")])
+def test_every_augmentation_probability_changes_something(field):
+    """No dead knob: each probability of AugmentConfig, alone at 1, changes a query frame, a reference or the
+    episode's hue (a probability that does nothing, like the former mosaic_p, fails here)."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    frame[30:60, 40:80] = (230, 60, 40)
+    box = np.array([[40, 30, 80, 60]], np.float32)
+    aug = Augmenter(replace(AugmentConfig.off(), **{field: 1.0}))
+    assert aug.enabled
+    changed = False
+    for seed in range(4):  # some transforms can draw a no-op (an affine of scale 1, a crop of the whole image)
+        g = np.random.default_rng(seed)
+        out, b = aug(frame, box, g)
+        ref = aug.reference_image(frame, np.random.default_rng(seed))
+        changed |= (out.shape != frame.shape or not np.array_equal(out, frame) or not np.allclose(b, box)
+                    or ref.shape != frame.shape or not np.array_equal(ref, frame)
+                    or aug.episode_hue(np.random.default_rng(seed)) != 0)
+    assert changed, f"AugmentConfig.{field} = 1 changed nothing"

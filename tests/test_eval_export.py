@@ -8,23 +8,81 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT, paths
+
 from refdet_lib.data import video_info
-from refdet_lib.evaluate import evaluate_checkpoint
-from refdet_lib.inference import temporal_smooth, to_submission
-from refdet_lib.train import load_model
+from refdet_lib.eval import evaluate_checkpoint
+from refdet_lib.eval.inference import temporal_smooth, to_submission
+from refdet_lib.model import load_model
+
+
+class Oracle:
+    """A detector that is always right (or, with `silent`, never answers): it recognises the video from its first
+    reference photo and returns that video's ground-truth boxes frame by frame, in the order frames arrive."""
+
+    def __init__(self, samples, anns, silent=False):
+        from refdet_lib.data.annotations import list_reference_images
+        from refdet_lib.ops import read_rgb
+
+        self.refs = {v: read_rgb(list_reference_images(samples / v)[0]) for v in anns}
+        self.anns, self.silent, self.video, self.frame = anns, silent, None, 0
+
+    num_references = property(lambda self: int(self.video is not None))
+
+    def set_references(self, images):
+        self.video = next(v for v, r in self.refs.items() if np.array_equal(r, images[0]))
+        self.frame = 0
+
+    def clear_references(self):
+        self.video = None
+
+    def predict(self, frames, conf=0.25, iou=0.5, max_det=100, batch_size=16):
+        out = []
+        for _ in frames:
+            b = np.zeros((0, 4), np.float32) if self.silent else self.anns[self.video].boxes.get(self.frame,
+                                                                                                np.zeros((0, 4)))
+            out.append({"boxes": np.asarray(b, np.float32), "scores": np.full(len(b), 0.9, np.float32),
+                        "labels": np.zeros(len(b), np.int64)})
+            self.frame += 1
+        return out
+
+
+def test_evaluation_of_a_perfect_and_of_a_silent_detector(tiny_root):
+    """Every frame is scored at its own index: ground truth returned as predictions is a perfect score (AP 0.995 is
+    ultralytics' 101-point integral of a perfect curve), and a detector that finds nothing scores 0, precision
+    undefined."""
+    from refdet_lib.data import validate_dataset
+    from refdet_lib.eval import evaluate_model
+
+    samples, ann = paths(tiny_root)
+    anns, _ = validate_dataset(samples, ann)
+    res = evaluate_model(Oracle(samples, anns), samples, ann, shots=(1, 3), progress=False, verbose=False)
+    for r in res.values():
+        assert r["overall"]["map50"] == pytest.approx(0.995) and r["mean_map50"] == pytest.approx(0.995)
+        assert (r["overall"]["precision"], r["overall"]["recall"], r["mean_st_iou"]) == (1.0, 1.0, 1.0)
+        assert r["overall"]["n_gt"] == sum(a.n_boxes for a in anns.values())
+    r = evaluate_model(Oracle(samples, anns, silent=True), samples, ann, shots=(1,), progress=False,
+                       verbose=False)["1-shot"]
+    assert r["overall"]["map50"] == 0 and r["overall"]["recall"] == 0 and r["mean_st_iou"] == 0
+    assert np.isnan(r["overall"]["precision"]) and r["overall"]["n_pred"] == 0
 
 
 def test_evaluate_writes_metrics_and_plots(tiny_checkpoint, tiny_root, tmp_path):
+    from refdet_lib.eval import evaluate_videos
+
     samples, ann = paths(tiny_root)
+    preds = {}
     res = evaluate_checkpoint(tiny_checkpoint, samples, ann, shots=(1, 3), out_dir=tmp_path / "ev",
-                              progress=False, verbose=False, max_frames=8)
+                              progress=False, verbose=False, max_frames=8, predictions=preds)
     assert set(res) == {"1-shot", "3-shot"}
-    for r in res.values():
-        o = r["overall"]
-        assert 0 <= o["map50"] <= 1 and 0 <= r["mean_st_iou"] <= 1
+    for shot, r in res.items():
         assert len(r["per_video"]) == 3
+        # the report is the metrics of the predictions the model made, every one of the first 8 frames scored
+        p, g = preds[shot]
+        assert all(sorted(p[v]) == list(range(8)) for v in p)
+        again = evaluate_videos(p, g, conf=0.25)
+        assert again["overall"]["map50"] == r["overall"]["map50"] and again["mean_st_iou"] == r["mean_st_iou"]
+        assert r["overall"]["n_pred"] == sum(len(d["scores"]) for v in p.values() for d in v.values())
     saved = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert saved["3-shot"]["mean_st_iou"] == pytest.approx(res["3-shot"]["mean_st_iou"])
     for png in ("pr_curve.png", "st_iou_per_video.png", "examples.png"):
@@ -46,7 +104,7 @@ def test_predict_writes_playable_mp4_and_valid_json(tiny_checkpoint, tiny_root, 
     vdir = sorted(p for p in samples.iterdir() if p.is_dir())[0]
     refs = sorted((vdir / "object_images").glob("*.jpg"))
     r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "predict", "--checkpoint", str(tiny_checkpoint),
-                        "--video", str(vdir / "drone_video.mp4"), "--references", *map(str, refs), "--conf", "0.01",
+                        "--video", str(vdir / "drone_video.mp4"), "--references", *map(str, refs), "--conf", "0",
                         "--smooth", "2", "--out", str(tmp_path / "p")], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "FPS" in r.stdout
@@ -55,6 +113,8 @@ def test_predict_writes_playable_mp4_and_valid_json(tiny_checkpoint, tiny_root, 
     assert (info["frames"], info["width"], info["height"]) == (src["frames"], src["width"], src["height"])
     sub = json.loads((tmp_path / "p" / "submission.json").read_text())
     assert sub[0]["video_id"] == vdir.name
+    # at conf 0 the untrained model's top box is reported on every frame (one box per frame)
+    assert [b["frame"] for b in sub[0]["detections"][0]["bboxes"]] == list(range(src["frames"]))
     for d in sub[0]["detections"]:
         for b in d["bboxes"]:
             assert set(b) == {"frame", "x1", "y1", "x2", "y2"} and all(isinstance(v, int) for v in b.values())

@@ -28,9 +28,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-PANEL = f"from refdet_lib import widgets\npanel = widgets.loss_weight_panel({COMPONENTS!r})\npanel"
+PANEL = f"from refdet_lib.course import widgets\npanel = widgets.loss_weight_panel({COMPONENTS!r})\npanel"
 CURVES = """import numpy as np, pandas as pd
-from refdet_lib import widgets
+from refdet_lib.course import widgets
 e = np.arange(1, 6)
 h = pd.DataFrame({"epoch": e, "train_loss": 100.0 / e ** 2, "val_loss": 120.0 / e ** 2})
 viewer = widgets.curve_viewer({"run": h})
@@ -126,7 +126,7 @@ def _set_readout(widget, page, value: str):
 def test_loss_weight_panel_renders_and_responds(lab):
     from playwright.sync_api import sync_playwright
 
-    from refdet_lib.widgets import weighted_total
+    from refdet_lib.course.widgets import weighted_total
 
     url, tmp = lab
     with sync_playwright() as p:
@@ -179,8 +179,13 @@ def test_curve_viewer_and_episode_browser_respond(lab_viewers):
 
 def _episode_labels(root: Path) -> list[str]:
     """The episode browser's label for each episode, computed here from the dataset the notebook wrote."""
-    from refdet_lib import widgets
-    from refdet_lib.data import EpisodeCollator, EpisodeDataset, EpisodeSampler, RefDetDataset
+    from refdet_lib.course import widgets
+    from refdet_lib.data import (
+        EpisodeCollator,
+        EpisodeDataset,
+        EpisodeSampler,
+        RefDetDataset,
+    )
 
     ds = RefDetDataset(root / "samples", root / "annotations" / "annotations.json", mode="train", frame_size=64)
     eps = EpisodeDataset(ds, EpisodeSampler(ds, 2, 2, 4, seed=1), EpisodeCollator(64, 56, 3, None, ds.class_to_idx))

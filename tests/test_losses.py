@@ -12,8 +12,16 @@ from ultralytics.utils.metrics import bbox_iou
 from ultralytics.utils.tal import make_anchors
 
 from refdet_lib.config import LossConfig, LossWeights, stage_weights
-from refdet_lib.losses import (COMPONENTS, CPELoss, Criterion, SupConLoss, WIoUv3Loss, batch_hard_triplet_loss,
-                               dfl_loss, triplet_loss)
+from refdet_lib.losses import (
+    COMPONENTS,
+    CPELoss,
+    Criterion,
+    SupConLoss,
+    WIoUv3Loss,
+    batch_hard_triplet_loss,
+    dfl_loss,
+    triplet_loss,
+)
 
 # ----------------------------------------------------------------------------------------------------- WIoU v3
 

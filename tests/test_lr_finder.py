@@ -6,12 +6,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from conftest import paths
+
 from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
+from refdet_lib.course.lr_finder import lr_find, suggest_lr
 from refdet_lib.data import make_loader
 from refdet_lib.losses import Criterion
-from refdet_lib.lr_finder import lr_find, suggest_lr
 from refdet_lib.model import build_refdet
 from refdet_lib.train.run import build_datasets
 
@@ -19,9 +19,9 @@ from refdet_lib.train.run import build_datasets
 @pytest.fixture(scope="module")
 def setup(tiny_root, tmp_path_factory):
     samples, ann = paths(tiny_root)
-    data = DataConfig(data_root=str(samples), annotations=str(ann), imgsz=64, support_size=56, n_way=2, n_query=2,
+    data = DataConfig(data_root=str(samples), annotations=str(ann), n_way=2, n_query=2,
                       n_episodes=3, num_workers=0, cache_dir=str(tmp_path_factory.mktemp("cache")))
-    _, eps, _, _ = build_datasets(data, TrainConfig(), verbose=False)
+    _, eps, _, _ = build_datasets(data, ModelConfig(imgsz=64, support_size=56), TrainConfig(), verbose=False)
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -55,13 +55,26 @@ def test_stops_when_the_loss_diverges(setup):
     assert 2 <= len(lrs) < 12  # a 1e4 learning rate cannot keep the loss within 5% of its best
 
 
-def test_suggestion_is_the_steepest_descent():
+def test_suggestion_is_the_steepest_descent_before_the_minimum():
     lrs = np.logspace(-6, 0, 61)
     x = np.log10(lrs)
     losses = 0.5 + 1.5 / (1 + np.exp(3 * (x + 3)))  # 2.0 -> 0.5, falling fastest at lr = 1e-3
     losses = losses + np.where(x > -1, (x + 1) ** 2 * 5, 0)  # and blows up past 1e-1
     assert suggest_lr(lrs, losses) == pytest.approx(1e-3, rel=0.3)
-    assert suggest_lr(lrs[:2], losses[:2]) == pytest.approx(lrs[1] / 10)
+    assert suggest_lr(lrs[:2], losses[:2]) == lrs[0]  # the first point falls fastest of the points before 1e-5.9
+    assert suggest_lr(lrs[-5:], losses[-5:]) == lrs[-5]  # a rising curve: nothing falls before its first point
+
+
+def test_suggestion_ignores_a_dip_past_the_minimum():
+    """Exercise 5's late_drop curve: diverging past the minimum, then one lucky step far below the trend. The
+    steepest slope anywhere is that dip (3.2e-3); the course's rule, before the minimum, gives 4.2e-5."""
+    from refdet_lib.course.exercises import lr_finder_curve
+
+    lrs, losses = lr_finder_curve("late_drop")
+    slope = np.gradient(losses, np.log10(lrs))
+    assert lrs[int(np.argmin(slope))] == pytest.approx(3.16e-3, rel=0.05)  # where the old rule went
+    assert suggest_lr(lrs, losses) == pytest.approx(4.2e-5, rel=0.05)
+    assert suggest_lr(lrs, losses) < lrs[int(np.argmin(losses))]
 
 
 def test_bad_arguments_are_refused(setup):

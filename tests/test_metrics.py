@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 from ultralytics.engine.validator import BaseValidator
-from ultralytics.utils.metrics import ap_per_class, box_iou as ul_box_iou, compute_ap
+from ultralytics.utils.metrics import ap_per_class, compute_ap
+from ultralytics.utils.metrics import box_iou as ul_box_iou
 
-from refdet_lib.metrics import (
+from refdet_lib.eval.metrics import (
     IOU_THRESHOLDS,
     average_precision,
     box_iou,
@@ -77,19 +78,20 @@ def test_match_duplicate_is_false_positive_and_thresholds_per_column():
     assert tp.sum(0).max() == 1  # never two TPs for one gt
 
 
-def test_match_score_vs_ultralytics_order():
+def test_match_is_in_score_order_without_fall_back():
     # g1 = G, g2 = G moved 8 px. A = G (IoU g1 1, g2 .43); B = G moved 3 px (IoU g1 .739, g2 .6): both favour g1.
+    # The higher-scored one takes g1; the other is a false positive (ultralytics does not fall back to g2).
     g = [G, shifted(G, 8)]
     boxes, scores = [G, shifted(G, 3)], [0.9, 0.5]
-    assert match_predictions(boxes, scores, g, strategy="score")[:, 0].tolist() == [True, True]  # B falls back to g2
-    assert match_predictions(boxes, scores, g, strategy="ultralytics")[:, 0].tolist() == [True, False]
-    # the order is by score, not by position in the input
-    assert match_predictions(boxes[::-1], scores[::-1], g, strategy="ultralytics")[:, 0].tolist() == [False, True]
-    with pytest.raises(ValueError, match="strategy"):
-        match_predictions(boxes, scores, g, strategy="hungarian")
+    assert match_predictions(boxes, scores, g)[:, 0].tolist() == [True, False]
+    assert match_predictions(boxes[::-1], scores[::-1], g)[:, 0].tolist() == [False, True]  # by score, not position
+    assert match_predictions(boxes, [0.5, 0.9], g)[:, 0].tolist() == [False, True]
+    with pytest.raises(ValueError, match="2 boxes but 1 scores"):
+        match_predictions(boxes, [0.5], g)
 
 
-def test_match_ultralytics_order_equals_ultralytics_validator():
+def test_match_equals_ultralytics_validator_on_random_frames():
+    """The wrapper hands ultralytics its IoU matrix the right way round (gts x predictions), in score order."""
     rng = np.random.default_rng(1)
     validator = SimpleNamespace(iouv=torch.linspace(0.5, 0.95, 10))  # the only attribute the method reads
     n_tp = n_fp = 0
@@ -99,7 +101,7 @@ def test_match_ultralytics_order_equals_ultralytics_validator():
         g = np.asarray(gts.get(0, np.zeros((0, 4)))).reshape(-1, 4)
         order = np.argsort(-p["scores"])  # ultralytics receives NMS output, sorted by score
         boxes, scores = p["boxes"][order], p["scores"][order]
-        ours = match_predictions(boxes, scores, g, IOU_THRESHOLDS, strategy="ultralytics")
+        ours = match_predictions(boxes, scores, g, IOU_THRESHOLDS)
         iou = ul_box_iou(torch.tensor(g), torch.tensor(boxes), eps=0)  # (M, N) labels x detections
         ref = BaseValidator.match_predictions(validator, torch.zeros(len(boxes)), torch.zeros(len(g)), iou).numpy()
         np.testing.assert_array_equal(ours, ref)
@@ -113,14 +115,11 @@ def test_average_precision_hand_values():
     r, p = np.array([0.5, 0.5, 1.0]), np.array([1.0, 0.5, 2 / 3])
     # interp: trapezoid over x = 0, .01, .., 1 of [1]*50 (x<.5), 2/3 for .5<=x<1, 0 at x=1 (the sentinel)
     assert average_precision(r, p) == pytest.approx(0.01 * (0.5 + 49 + 50 * 2 / 3 + 0))
-    # coco: 51 recall points <= .5 read precision 1, the other 50 read 2/3
-    assert average_precision(r, p, "coco") == pytest.approx((51 + 50 * 2 / 3) / 101)
-    # perfect: ultralytics' quirk 0.995 vs COCO's 1
+    # perfect: ultralytics' quirk 0.995
     assert average_precision([1.0], [1.0]) == pytest.approx(0.995)
-    assert average_precision([1.0], [1.0], "coco") == pytest.approx(1.0)
-    assert average_precision([], []) == 0.0 and average_precision([], [], "coco") == 0.0
-    with pytest.raises(ValueError, match="method"):
-        average_precision(r, p, "voc")
+    assert average_precision([], []) == 0.0
+    with pytest.raises(ValueError, match="differ"):
+        average_precision(r, p[:2])
 
 
 def test_average_precision_equals_ultralytics_compute_ap():
@@ -139,7 +138,6 @@ def test_perfect_predictions():
     m = detection_metrics(preds, gts)
     assert (m["precision"], m["recall"], m["f1"]) == (1.0, 1.0, 1.0)
     assert m["map50"] == pytest.approx(0.995) and m["map50_95"] == pytest.approx(0.995)
-    assert detection_metrics(preds, gts, ap_method="coco")["map50"] == pytest.approx(1.0)
     assert (m["n_gt"], m["n_pred"], m["n_pred_conf"]) == (3, 3, 3)
 
 
@@ -150,8 +148,6 @@ def test_one_hit_one_miss():
     # curve: (r .5, p 1) then ultralytics' sentinel (1, 0); the envelope is 1 on [0, .5] then the straight line
     # down to 0 at r=1, which the 101-point trapezoid integrates exactly: .5 + .25
     assert m["map50"] == pytest.approx(0.75)
-    # COCO reads 1 at the 51 recalls <= .5 and 0 beyond
-    assert detection_metrics({0: pred(G, [0.7])}, gts, ap_method="coco")["map50"] == pytest.approx(51 / 101)
 
 
 def test_false_positive_ranked_above_true_positive():
@@ -192,17 +188,16 @@ def test_bad_input_names_the_frame():
         detection_metrics({1: {"boxes": G[None]}}, {})
 
 
-@pytest.mark.parametrize("strategy", ["score", "ultralytics"])
-def test_map_equals_ultralytics_ap_per_class(strategy):
+def test_map_equals_ultralytics_ap_per_class():
     rng = np.random.default_rng(3)
     for _ in range(15):
         preds, gts = random_frames(rng)
-        m = detection_metrics(preds, gts, strategy=strategy)
+        m = detection_metrics(preds, gts)
         tp, conf, n_gt = [], [], 0
         for f in range(12):  # the same tp matrix, built frame by frame
             p = preds.get(f, pred(np.zeros((0, 4)), []))
             g = gts.get(f, np.zeros((0, 4)))
-            tp.append(match_predictions(p["boxes"], p["scores"], g, IOU_THRESHOLDS, strategy))
+            tp.append(match_predictions(p["boxes"], p["scores"], g, IOU_THRESHOLDS))
             conf.append(p["scores"])
             n_gt += len(g)
         tp, conf = np.concatenate(tp), np.concatenate(conf)

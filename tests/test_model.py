@@ -8,9 +8,9 @@ import pytest
 import timm
 import torch
 
-from refdet_lib.data.transforms import boxes_from_letterbox, letterbox, square_resize
 from refdet_lib.model import CHEAF, DualHead, RefDet, build_backbone, build_refdet
 from refdet_lib.model.reference import ReferenceEncoder
+from refdet_lib.ops import boxes_from_letterbox, letterbox, square_resize
 
 S, R = 128, 56  # query size (multiple of 32) and support size (multiple of 14): small for CPU tests
 A = sum((S // s) ** 2 for s in (8, 16, 32))
@@ -289,3 +289,14 @@ def test_batchnorm_momentum_from_config():
         m = build_refdet(imgsz=64, support_size=56, bn_momentum=0.2)
     bns = [x for x in m.modules() if isinstance(x, torch.nn.BatchNorm2d)]
     assert len(bns) > 50 and {b.momentum for b in bns} == {0.2}
+
+
+def test_cheaf_top_down_runs_coarse_to_fine_and_bottom_up_fine_to_coarse():
+    from ultralytics.nn.modules import Conv, DWConv
+
+    f = CHEAF((64, 128, 256))
+    # top_down[i]: P(i+1) -> P(i), a 1x1 channel match (then nearest upsampling); bottom_up[i]: P(i) -> P(i+1) at stride 2
+    for i, (lo, hi) in enumerate(((64, 128), (128, 256))):
+        td, bu = f.top_down[i], f.bottom_up[i]
+        assert isinstance(td, Conv) and (td.conv.in_channels, td.conv.out_channels) == (hi, lo)
+        assert isinstance(bu, DWConv) and (bu.conv.in_channels, bu.conv.out_channels, bu.conv.stride) == (lo, hi, (2, 2))

@@ -8,8 +8,8 @@ import sys
 
 import nbformat
 import pytest
-
 from conftest import ROOT
+
 from refdet_lib.course import NOTEBOOKS
 
 NB_DIR = ROOT / "notebooks"

@@ -8,12 +8,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import paths
 
 from refdet_lib.cli import main
 from refdet_lib.model import build_refdet
 from refdet_lib.model.siamese import SiameseReference
-
-from conftest import paths
+from refdet_lib.ops import reference_tensors
 
 S, R = 128, 64
 A = sum((S // s) ** 2 for s in (8, 16, 32))
@@ -95,7 +95,7 @@ def test_cached_predict_equals_forward(model):
     frame = rng.integers(0, 256, (S, S, 3), dtype=np.uint8)
     model.set_references(refs)
     pred = model.predict([frame], conf=0.0, max_det=A)[0]
-    support = model._support_tensor(refs)[0].unsqueeze(0)
+    support = reference_tensors(refs, model.config.support_size)[0].unsqueeze(0)
     with torch.no_grad():
         out = model(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255, support, std=False)
     assert np.isclose(pred["scores"].max(), out["proto_logits"].sigmoid().max().item(), atol=1e-5)
@@ -113,7 +113,7 @@ def test_support_size_must_suit_the_backbone(capsys):
 
 def test_cli_trains_saves_and_exports_a_siamese_model(tiny_root, tmp_path):
     from refdet_lib.export import export_onnx, parity_check
-    from refdet_lib.train import load_checkpoint, load_model
+    from refdet_lib.model import load_checkpoint, load_model
 
     samples, ann = paths(tiny_root)
     assert main(["train", "--data_root", str(samples), "--annotations", str(ann), "--epochs", "1", "--n_episodes", "2",

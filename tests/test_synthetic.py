@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT
 
 from refdet_lib.data import synthetic as S
 from refdet_lib.data.annotations import parse_annotations, validate_dataset
-from conftest import ROOT
 
 W, H, N = 320, 180, 24
 SIZE = (12, 40)
@@ -234,3 +234,18 @@ def test_more_novel_videos_for_a_larger_test_set(tmp_path):
     assert {i.appearance for i in made}.isdisjoint(i.appearance for i in S.seen_identities(avoid[0]))
     train_hues = {round(i.hue / 30) % 12 for i in S.seen_identities(ROOT / "data_samples" / "train")}
     assert train_hues.isdisjoint(round(i.hue / 30) % 12 for i in made)
+
+
+@pytest.mark.slow
+def test_make_data_samples_reproduces_the_committed_annotations(tmp_path):
+    """`make_data_samples` is the one command that made data_samples/: run again, it writes the committed
+    annotations, generator metadata and reference photos exactly."""
+    out = S.make_data_samples(tmp_path / "ds")
+    for split in ("train", "test"):
+        for rel in ("annotations/annotations.json", S.META_NAME):
+            assert (out / split / rel).read_text() == (ROOT / "data_samples" / split / rel).read_text(), (split, rel)
+        mine = sorted((out / split / "samples").glob("*/object_images/*.jpg"))
+        theirs = sorted((ROOT / "data_samples" / split / "samples").glob("*/object_images/*.jpg"))
+        assert [p.relative_to(out / split) for p in mine] == [p.relative_to(ROOT / "data_samples" / split)
+                                                              for p in theirs]
+        assert all(a.read_bytes() == b.read_bytes() for a, b in zip(mine, theirs))

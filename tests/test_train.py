@@ -13,12 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from conftest import ROOT, paths
+
 from refdet_lib.cli import build_parser, configs_from_args, main
+from refdet_lib.config import LOSS_COMPONENTS as COMPONENTS
 from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
-from refdet_lib.train import LambdaCallback, atomic_save, load_checkpoint
-from refdet_lib.train.history import COMPONENTS
+from refdet_lib.model import load_checkpoint
+from refdet_lib.train import LambdaCallback, atomic_save
 from refdet_lib.train.run import run_training
 
 # the course's guide lives beside the repository (../shared/guide), not in it; REFDET_GUIDE points elsewhere
@@ -27,7 +28,7 @@ GUIDE = Path(os.environ.get("REFDET_GUIDE", ROOT.parent / "shared" / "guide" / "
 
 def tiny_configs(root, run_dir, epochs=2, stage=2, val=True, **train_kw):
     samples, ann = paths(root)
-    data = DataConfig(data_root=str(samples), annotations=str(ann), imgsz=64, support_size=56, n_way=2, n_query=2,
+    data = DataConfig(data_root=str(samples), annotations=str(ann), n_way=2, n_query=2,
                       n_episodes=2, num_workers=0, cache_dir=str(Path(run_dir).parent / "cache"),
                       test_data_root=str(samples) if val else None, test_annotations=str(ann) if val else None)
     model = ModelConfig(imgsz=64, support_size=56)
@@ -255,7 +256,7 @@ def test_channels_last_changes_layout_not_values(kw):
     import copy
 
     from refdet_lib.model import build_refdet
-    from refdet_lib.train.trainer import use_channels_last
+    from refdet_lib.runtime import use_channels_last
 
     kw = dict(dict(imgsz=64, support_size=56), **kw)
     torch.manual_seed(0)
@@ -287,7 +288,7 @@ def test_channels_last_changes_layout_not_values(kw):
 
 
 def test_trainer_uses_channels_last_unless_told_not(stage2_run, tiny_root, tmp_path):
-    from refdet_lib.commands import train_command
+    from refdet_lib.cli import train_command
 
     _, tr = stage2_run
     is_nhwc = [p.is_contiguous(memory_format=torch.channels_last) for p in tr.raw_model.parameters() if p.dim() == 4]
@@ -332,7 +333,7 @@ def test_cpu_mixed_precision_only_where_bf16_is_native(native, tiny_root, tmp_pa
 def test_stage2_forward_skips_the_base_class_branch():
     """Stages 2/3 score only prototypes: the trainer's forward must not run the base-class stack (cv3) at all."""
     from refdet_lib.model import build_refdet
-    from refdet_lib.train.trainer import forward_batch
+    from refdet_lib.train.step import forward_batch
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -364,3 +365,45 @@ def test_loader_workers_capped_by_the_cpus_available(tiny_root, tmp_path, monkey
     assert tr.train_loader.num_workers == 2 and tr.val_loader.num_workers == 2
     assert text.count("num_workers 4 -> 2") == 1, text[-1500:]
     assert [p.name for p in (tmp_path / "r").glob("last.pt")] == ["last.pt"]
+
+
+def test_triplet_steps_waste_no_decoded_episode(stage2_run, tiny_root, tmp_path, monkeypatch):
+    """With mixed batches every episode the loader builds is trained on: triplet steps draw from their own loader
+    (before, a triplet step threw away the episode a worker had already decoded and augmented)."""
+    from refdet_lib.data import EpisodeDataset
+
+    built = []
+    orig = EpisodeDataset.__getitem__
+    monkeypatch.setattr(EpisodeDataset, "__getitem__", lambda self, k: built.append(k) or orig(self, k))
+    steps = []
+    cfgs = tiny_configs(tiny_root, tmp_path / "mix", epochs=1, stage=3, val=False, use_triplet=True,
+                        triplet_ratio=0.5, triplet_batch_size=2, resume=str(stage2_run[0] / "best_model.pt"))
+    cfgs[0].n_episodes = 6
+    tr = fit(*cfgs, callbacks=[LambdaCallback(on_step_end=lambda t, i, c: steps.append(i))])
+    row = tr.history.rows[-1]
+    assert len(steps) == 6 and row["triplet_steps"] == 3  # the guide's 30 % -> here 50 % of 6 batches
+    assert len(built) == 6 - row["triplet_steps"]          # every episode built was a step
+    assert tr.steps_per_epoch == 6                          # the schedule counts every batch
+
+
+def test_run_training_leaves_the_callers_configs_alone(stage2_run, tiny_root, tmp_path):
+    """A notebook reuses its config objects: resuming (architecture from the checkpoint), --use_triplet with a 0
+    triplet weight, and stage 1's class count are settled on copies."""
+    import copy
+
+    from refdet_lib.config import to_dict
+
+    cfgs = tiny_configs(tiny_root, tmp_path / "s3", epochs=1, stage=3, val=False, use_triplet=True,
+                        triplet_batch_size=2, resume=str(stage2_run[0] / "best_model.pt"))
+    cfgs[1].num_ref_tokens, cfgs[1].support_size = 4, 84  # differs from the checkpoint's architecture
+    cfgs[3].triplet = 0.0
+    before = copy.deepcopy(cfgs)
+    tr = fit(*cfgs)
+    assert [to_dict(c) for c in cfgs] == [to_dict(c) for c in before]
+    used = tr.configs
+    assert used["model"].num_ref_tokens == 16 and used["model"].support_size == 56  # the checkpoint's
+    assert used["loss_weights"].triplet == 0.2
+    s1 = tiny_configs(tiny_root, tmp_path / "s1", epochs=1, stage=1, val=False)
+    before = copy.deepcopy(s1)
+    tr = fit(*s1)
+    assert to_dict(s1[1]) == to_dict(before[1]) and tr.configs["model"].nc_base == 3

@@ -2,17 +2,15 @@
 builder and the dataset-report helpers notebooks 01-03 use."""
 from __future__ import annotations
 
-import shlex
-
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import paths
-from refdet_lib import widgets
-from refdet_lib.config import DataConfig, LossWeights, ModelConfig, TrainConfig, stage_weights, to_dict
+
+from refdet_lib.config import LossWeights, stage_weights
+from refdet_lib.course import widgets
 
 RAW = {"bbox": 0.4, "cls": 1.2, "dfl": 0.9, "supcon": 2.0, "cpe": 1.5, "triplet": 0.0}
 
@@ -115,7 +113,12 @@ def test_live_panel_reacts_to_sliders():
 
 
 def test_widgets_on_a_real_run_and_episodes(tiny_root, tiny_checkpoint, tmp_path):
-    from refdet_lib.data import EpisodeCollator, EpisodeDataset, EpisodeSampler, RefDetDataset
+    from refdet_lib.data import (
+        EpisodeCollator,
+        EpisodeDataset,
+        EpisodeSampler,
+        RefDetDataset,
+    )
 
     run = tiny_checkpoint.parent
     w = widgets.run_loss_weights(run)
@@ -140,32 +143,9 @@ def test_widgets_on_a_real_run_and_episodes(tiny_root, tiny_checkpoint, tmp_path
         widgets.episode_browser(eps, index=3)
 
 
-def test_train_command_round_trips_through_the_cli():
-    from refdet_lib.cli import build_parser, configs_from_args
-    from refdet_lib.commands import train_command
-
-    data = DataConfig(imgsz=320, support_size=112, n_way=3, n_query=6, n_episodes=20, num_workers=0,
-                      data_root="data_samples/train/samples")
-    model = ModelConfig(imgsz=320, support_size=112)
-    train = TrainConfig(stage=2, epochs=7, lr=1e-3, checkpoint_dir="runs/x y", mixed_precision=True,
-                        gradient_accumulation=2)
-    weights = stage_weights(2, bbox=5.0)
-    cmd = train_command(data, model, train, weights, multiline=False)
-    assert cmd.startswith("refdet train ") and "--bbox_weight 5" in cmd and "--cls_weight" not in cmd
-    a = build_parser().parse_args(shlex.split(cmd)[1:])
-    d2, m2, t2, w2 = configs_from_args(a)
-    assert to_dict(d2) == to_dict(data)
-    assert (m2.imgsz, m2.support_size) == (320, 112)
-    for f in ("stage", "epochs", "lr", "checkpoint_dir", "mixed_precision", "gradient_accumulation"):
-        assert getattr(t2, f) == getattr(train, f)
-    assert w2.as_dict() == weights.as_dict()
-    with pytest.raises(ValueError, match="imgsz"):
-        train_command(data, ModelConfig(imgsz=640), train)
-
-
 def test_broken_copy_is_caught_with_every_problem(tiny_root, tmp_path):
+    from refdet_lib.course.data_report import make_broken_copy, plot_dataset_stats
     from refdet_lib.data import DatasetError, validate_dataset
-    from refdet_lib.data_report import make_broken_copy, plot_dataset_stats
 
     samples, ann = paths(tiny_root)
     anns, summary = validate_dataset(samples, ann)
@@ -182,3 +162,17 @@ def test_broken_copy_is_caught_with_every_problem(tiny_root, tmp_path):
     assert any("beyond the video's length" in m for m in msgs)
     assert any("reference image" in m and changes[3][1] in m for m in msgs)
     validate_dataset(samples, ann)  # the original is untouched
+
+
+def test_component_shares_are_the_recorded_weighted_values():
+    """history.csv holds weighted components (they sum to the total): their shares need no weights, and passing
+    the run's weights (which multiplied them a second time) is refused."""
+    from refdet_lib.course.viz import component_shares
+
+    row = {"train_bbox": 6.0, "train_cls": 1.0, "train_dfl": 2.0, "train_supcon": 0.5, "train_cpe": 0.5,
+           "train_triplet": 0.0}
+    shares = component_shares(row)
+    assert shares["bbox"] == pytest.approx(0.6) and shares["dfl"] == pytest.approx(0.2)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    with pytest.raises(TypeError):
+        component_shares(row, stage_weights(2))

@@ -19,6 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..errors import DatasetError, Problem
+
 VIDEO_NAME = "drone_video.mp4"
 REF_DIR = "object_images"
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -40,36 +42,6 @@ class VideoAnnotation:
     @property
     def n_boxes(self) -> int:
         return int(sum(len(b) for b in self.boxes.values()))
-
-
-@dataclass
-class Problem:
-    """One thing wrong with the dataset, located as precisely as we can."""
-
-    file: str
-    message: str
-    video_id: Optional[str] = None
-    frame: Optional[int] = None
-    field: Optional[str] = None
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.video_id is not None:
-            where.append(f"video_id={self.video_id}")
-        if self.frame is not None:
-            where.append(f"frame={self.frame}")
-        if self.field is not None:
-            where.append(f"field={self.field}")
-        return f"{' | '.join(where)}: {self.message}"
-
-
-class DatasetError(ValueError):
-    """Raised with the full list of problems found in a dataset."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        lines = [f"{len(problems)} problem(s) in the dataset:"] + [f"  - {p}" for p in problems]
-        super().__init__("\n".join(lines))
 
 
 def _num(v) -> Optional[float]:

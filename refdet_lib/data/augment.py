@@ -18,7 +18,7 @@ import numpy as np
 from ..config import AugmentConfig
 
 
-def build_query_transform(cfg: AugmentConfig, mosaic: bool = False) -> A.Compose:
+def build_query_transform(cfg: AugmentConfig) -> A.Compose:
     """Box-aware transform for query frames: call with image=, bboxes= (pascal_voc xyxy pixels), labels=."""
     t = [
         A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.03, p=cfg.color_p),

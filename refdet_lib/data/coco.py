@@ -18,8 +18,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..ops.images import read_rgb
 from .video import resize_max_side
-from .transforms import read_rgb
 
 COCO_KEYS = ("images", "annotations", "categories")
 

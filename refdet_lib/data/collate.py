@@ -10,24 +10,10 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..ops.boxes import boxes_to_letterbox, letterbox, letterbox_crop, square_resize
+from ..ops.images import support_tensor, to_tensor
 from .augment import Augmenter, rotate_hue
 from .sampling import EpisodeSampler, TripletSampler
-from .transforms import boxes_to_letterbox, letterbox, letterbox_crop, square_resize
-
-
-def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
-    """list of (H, W, 3) uint8 -> float32 (N, 3, H, W) in [0, 1]."""
-    arr = np.ascontiguousarray(np.stack(imgs).transpose(0, 3, 1, 2))
-    return torch.from_numpy(arr).float().div_(255.0)
-
-
-def support_tensor(images: list[np.ndarray], size: int, k: Optional[int] = None) -> torch.Tensor:
-    """K reference images -> (K, 3, size, size); with k given, repeat cyclically to exactly k (fewer photos)."""
-    if not images:
-        raise ValueError("an object needs at least one reference image")
-    if k:
-        images = [images[i % len(images)] for i in range(k)]
-    return to_tensor([square_resize(im, size) for im in images])
 
 
 class EpisodeCollator:

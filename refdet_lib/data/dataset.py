@@ -16,9 +16,9 @@ from typing import Optional
 
 import numpy as np
 
+from ..ops.images import read_rgb
 from .annotations import VIDEO_NAME, list_reference_images, validate_dataset
 from .video import FrameCache, max_side_scale, read_frame, resize_max_side, video_info
-from .transforms import read_rgb
 
 MODES = ("train", "val", "test")
 

@@ -180,12 +180,25 @@ class TripletSampler:
         return out
 
 
-def mixed_schedule(n_steps: int, triplet_ratio: float, seed: int = 0, epoch: int = 0) -> list[str]:
-    """Which steps of an epoch are triplet batches: exactly round(n_steps * ratio) of them, spread at random."""
+def interleave(n_episodes: int, n_triplets: int, seed: int = 0, epoch: int = 0) -> list[str]:
+    """An epoch's step kinds: `n_episodes` "episode" and `n_triplets` "triplet" steps, the triplets spread at random
+    (a pure function of seed and epoch, like the episodes themselves)."""
+    n = n_episodes + n_triplets
+    rng = np.random.default_rng((seed, epoch, 99))
+    kinds = np.array(["episode"] * n, dtype=object)
+    kinds[rng.choice(n, n_triplets, replace=False)] = "triplet"
+    return kinds.tolist()
+
+
+def split_batches(n_batches: int, triplet_ratio: float) -> tuple[int, int]:
+    """The guide's mixed batches: of `n_batches` per epoch, round(n_batches * ratio) are triplet batches and the
+    rest episodes -> (n_episodes, n_triplets). At least one episode stays."""
     if not 0.0 <= triplet_ratio <= 1.0:
         raise ValueError(f"triplet_ratio must be in [0, 1], got {triplet_ratio}")
-    n_tri = int(round(n_steps * triplet_ratio))
-    rng = np.random.default_rng((seed, epoch, 99))
-    kinds = np.array(["episode"] * n_steps, dtype=object)
-    kinds[rng.choice(n_steps, n_tri, replace=False)] = "triplet"
-    return kinds.tolist()
+    n_tri = min(int(round(n_batches * triplet_ratio)), max(n_batches - 1, 0))
+    return n_batches - n_tri, n_tri
+
+
+def mixed_schedule(n_steps: int, triplet_ratio: float, seed: int = 0, epoch: int = 0) -> list[str]:
+    """Which steps of an epoch are triplet batches: exactly round(n_steps * ratio) of them, spread at random."""
+    return interleave(*split_batches(n_steps, triplet_ratio), seed, epoch)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-import cv2
 import numpy as np
 import torch
 
+from ..ops.boxes import boxes_to_letterbox, letterbox
+from ..ops.images import read_rgb, to_tensor
 from .annotations import IMAGE_EXTS
 from .augment import Augmenter
-from .collate import to_tensor
-from .transforms import boxes_to_letterbox, letterbox, read_rgb
 
 if TYPE_CHECKING:
     from .coco import CocoDetectionDataset
@@ -46,7 +45,7 @@ def is_yolo_dataset(annotations: str | Path) -> bool:
 class YoloDetectionDataset:
     """Images and boxes of one split; item = {video_id (image stem), frame 0, query_frame RGB, bboxes, labels}."""
 
-    def __init__(self, data_yaml: str | Path, split: str = "train", max_side: Optional[int] = None):
+    def __init__(self, data_yaml: str | Path, split: str = "train"):
         self.cfg = read_data_yaml(data_yaml)
         if split not in self.cfg:
             raise ValueError(f"{data_yaml}: no '{split}' split")
@@ -57,7 +56,6 @@ class YoloDetectionDataset:
         if not self.images:
             raise ValueError(f"{img_dir}: no images")
         self.classes = self.cfg["names"]
-        self.max_side = max_side
         self.labels = [self._read_labels(p) for p in self.images]
 
     def _label_path(self, img: Path) -> Path:

@@ -23,15 +23,16 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from ultralytics.nn.modules import DFL
 from ultralytics.utils.metrics import bbox_iou
-from ultralytics.utils.tal import TaskAlignedAssigner, bbox2dist, dist2bbox
+from ultralytics.utils.tal import TaskAlignedAssigner, bbox2dist
 
+from ..config import LOSS_COMPONENTS as COMPONENTS
 from ..config import LossConfig, LossWeights
+from ..ops.boxes import dfl_decode
 from .box import WIoUv3Loss, dfl_loss
 from .contrastive import CPELoss, SupConLoss
 from .triplet import batch_hard_triplet_loss, triplet_loss
-
-COMPONENTS = ("bbox", "cls", "dfl", "supcon", "cpe", "triplet")
 
 
 class Criterion(nn.Module):
@@ -46,14 +47,9 @@ class Criterion(nn.Module):
         self.wiou = WIoUv3Loss(momentum=cfg.wiou_momentum)
         self.supcon = SupConLoss(cfg.supcon_temperature)
         self.cpe = CPELoss(cfg.cpe_temperature, cfg.cpe_iou_threshold)
-        self.register_buffer("proj", torch.arange(reg_max, dtype=torch.float), persistent=False)
+        self.dfl = DFL(reg_max)  # the head's fixed 0..reg_max-1 expectation (no parameters to learn)
 
     # ------------------------------------------------------------------ helpers
-    def decode(self, anchor_points: torch.Tensor, pred_dist: torch.Tensor) -> torch.Tensor:
-        """(B, A, 4*reg_max) DFL logits -> (B, A, 4) x1y1x2y2 boxes in grid units (softmax expectation per side)."""
-        b, a, c = pred_dist.shape
-        dist = pred_dist.view(b, a, 4, c // 4).softmax(3) @ self.proj.to(pred_dist)
-        return dist2bbox(dist, anchor_points, xywh=False)
 
     @staticmethod
     def _targets(batch: dict, bs: int, label_key: str, device):
@@ -129,7 +125,7 @@ class Criterion(nn.Module):
                                  f"({'std_logits' if stage == 1 else 'proto_logits'}), got [{int(lv.min())}, "
                                  f"{int(lv.max())}]")
 
-        pred_boxes = self.decode(anchor_points, pred_dist)  # (B, A, 4) grid units
+        pred_boxes = dfl_decode(out["box_dist"].float(), anchor_points, self.dfl)  # (B, A, 4) grid units, as the head
         assigner = TaskAlignedAssigner(topk=min(self.cfg.tal_topk, na), num_classes=nc,
                                        alpha=self.cfg.tal_alpha, beta=self.cfg.tal_beta)
         _, target_boxes, target_scores, fg, target_gt_idx = assigner(

@@ -1,9 +1,11 @@
-"""Model: YOLOv8n query branch, DINOv2 reference branch, CHEAF fusion, dual head (see contracts.md, "Model")."""
+"""Model: YOLOv8n query branch, DINOv2 (or siamese) reference branch, CHEAF fusion, dual head, appearance match,
+and checkpoint -> model loading (see docs/contracts.md, "Model")."""
 from .backbone import YoloBackbone, build_backbone, read_yolo_checkpoint
 from .fusion import CHEAF
-from .head import DualHead, nms_per_class
-from .reference import ReferenceEncoder
+from .head import DualHead
+from .loading import load_checkpoint, load_model, model_config
 from .refdet import RefDet, build_refdet
+from .reference import ReferenceEncoder
 
 __all__ = ["RefDet", "build_refdet", "YoloBackbone", "build_backbone", "read_yolo_checkpoint", "ReferenceEncoder",
-           "CHEAF", "DualHead", "nms_per_class"]
+           "CHEAF", "DualHead", "load_checkpoint", "load_model", "model_config"]

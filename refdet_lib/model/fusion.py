@@ -87,9 +87,9 @@ class CHEAF(nn.Module):
         self.glob = nn.ModuleList(GlobalBranch(c) for c in channels)
         self.mix = nn.ModuleList(Conv(2 * c, c, 1) for c in channels)  # [local ; global] -> evidence
         # top-down: coarse (i+1) -> fine (i), 1x1 channel match then nearest upsample
-        self.down_to_up = nn.ModuleList(Conv(channels[i + 1], channels[i], 1) for i in range(n - 1))
+        self.top_down = nn.ModuleList(Conv(channels[i + 1], channels[i], 1) for i in range(n - 1))
         # bottom-up: fine (i) -> coarse (i+1), grouped 3x3 stride-2 conv (ultralytics DWConv: groups = gcd(c1, c2))
-        self.up_to_down = nn.ModuleList(DWConv(channels[i], channels[i + 1], 3, 2) for i in range(n - 1))
+        self.bottom_up = nn.ModuleList(DWConv(channels[i], channels[i + 1], 3, 2) for i in range(n - 1))
         self.gates = nn.ModuleList(Gates(c) for c in channels)
 
     def forward(self, feats: list[torch.Tensor], scale_protos: list[torch.Tensor],
@@ -100,7 +100,7 @@ class CHEAF(nn.Module):
         z = [x + self.mix[i](torch.cat([self.local[i](x, protos[i]), self.glob[i](x, toks[i])], 1))
              for i, x in enumerate(feats)]  # (B, c_i, h_i, w_i)
         for i in range(len(z) - 2, -1, -1):  # top-down
-            z[i] = z[i] + F.interpolate(self.down_to_up[i](z[i + 1]), size=z[i].shape[-2:], mode="nearest")
+            z[i] = z[i] + F.interpolate(self.top_down[i](z[i + 1]), size=z[i].shape[-2:], mode="nearest")
         for i in range(1, len(z)):  # bottom-up
-            z[i] = z[i] + self.up_to_down[i - 1](z[i - 1])
+            z[i] = z[i] + self.bottom_up[i - 1](z[i - 1])
         return [x + self.gates[i](z[i] - x, protos[i]) for i, x in enumerate(feats)]

@@ -13,9 +13,9 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
 from ultralytics.nn.modules import DFL, Conv, DWConv
-from ultralytics.utils.tal import dist2bbox
+
+from ..ops.boxes import dfl_decode
 
 HEAD_MODES = ("standard", "prototype", "dual")
 
@@ -82,16 +82,5 @@ class DualHead(nn.Module):
 
     def decode_boxes(self, box_dist: torch.Tensor, anchor_points: torch.Tensor, stride_tensor: torch.Tensor):
         """(B, 4*reg_max, A) DFL logits -> (B, A, 4) x1y1x2y2 in input pixels (expected distance over the bins)."""
-        w = next(self.dfl.parameters(), None)  # DFL's fixed 0..reg_max-1 conv: run it in its own dtype
-        d = self.dfl(box_dist.to(w.dtype) if w is not None else box_dist).float()  # (B, 4, A) ltrb, grid units
-        return dist2bbox(d.transpose(1, 2), anchor_points.float().unsqueeze(0), xywh=False) * stride_tensor.float()
+        return dfl_decode(box_dist, anchor_points, self.dfl) * stride_tensor.float()
 
-
-def nms_per_class(boxes: torch.Tensor, scores: torch.Tensor, conf: float = 0.25, iou: float = 0.5,
-                  max_det: int = 100) -> dict:
-    """One image: boxes (A, 4) xyxy, scores (C, A) probabilities -> best class per anchor, threshold, class-wise NMS."""
-    best, labels = scores.float().max(0)  # (A,), (A,)
-    keep = best > conf
-    boxes, best, labels = boxes[keep], best[keep], labels[keep]
-    idx = torchvision.ops.batched_nms(boxes.float(), best, labels, iou)[:max_det]
-    return {"boxes": boxes[idx], "scores": best[idx], "labels": labels[idx].long()}

@@ -8,25 +8,24 @@ reference_fusion='mean'; with 'tokens' the attention reads K * num_ref_tokens to
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from ultralytics.utils.tal import make_anchors
 from ultralytics.utils.torch_utils import initialize_weights
 
 from ..config import ModelConfig
-from ..data.transforms import boxes_from_letterbox, letterbox, square_resize
+from ..ops.boxes import boxes_from_letterbox, letterbox, nms_per_class
+from ..ops.images import reference_tensors
 from .backbone import DETECT_INDEX, build_backbone, copy_matching, read_yolo_checkpoint
 from .fusion import CHEAF
-from .head import DualHead, nms_per_class
+from .head import DualHead
 from .match import AppearanceMatch
-
-LOW_STRIDE = 4  # stride of the backbone's low features (backbone.LOW_INDEX)
 from .reference import ReferenceEncoder
 from .siamese import SiameseReference, bn_running_stats
+
+LOW_STRIDE = 4  # stride of the backbone's low features (backbone.LOW_INDEX)
 
 REFERENCE_ENCODERS = ("dinov2", "siamese")
 
@@ -133,39 +132,6 @@ class RefDet(nn.Module):
         return [nms_per_class(boxes[i], scores[i], conf, iou, max_det) for i in range(boxes.shape[0])]
 
     # ------------------------------------------------------------------ inference on a video
-    def _support_tensor(self, images) -> list[torch.Tensor]:
-        """Any accepted reference input -> list (one per object) of (K, 3, R, R) float tensors in [0, 1]."""
-        r = self.config.support_size
-        if torch.is_tensor(images):
-            t = images if images.ndim == 5 else images.unsqueeze(0)  # (C, K, 3, h, w)
-            if t.ndim != 5 or t.shape[2] != 3:
-                raise ValueError(f"reference tensor must be (K, 3, R, R) or (C, K, 3, R, R), got {tuple(images.shape)}")
-            t = t.float() / 255 if t.dtype == torch.uint8 else t.float()
-            if t.shape[-2:] != (r, r):
-                c, k = t.shape[:2]
-                t = F.interpolate(t.flatten(0, 1), size=(r, r), mode="bilinear", antialias=True,
-                                  align_corners=False).view(c, k, 3, r, r)
-            return list(t)
-        if isinstance(images, np.ndarray):
-            images = [images]
-        if not isinstance(images, Sequence) or len(images) == 0:
-            raise ValueError("references: give a list of RGB uint8 arrays (one object), a list of such lists, "
-                             "or a tensor")
-        objects = images if isinstance(images[0], (list, tuple)) else [images]
-        out = []
-        for c, obj in enumerate(objects):
-            if len(obj) == 0:
-                raise ValueError(f"reference object {c} has no images")
-            ims = []
-            for k, im in enumerate(obj):
-                if not isinstance(im, np.ndarray) or im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
-                    desc = f"{im.dtype} {im.shape}" if isinstance(im, np.ndarray) else type(im).__name__
-                    raise ValueError(f"reference object {c} image {k}: expected an RGB uint8 (H, W, 3) array, "
-                                     f"got {desc}")
-                ims.append(torch.from_numpy(np.ascontiguousarray(square_resize(im, r))).permute(2, 0, 1))
-            out.append(torch.stack(ims).float() / 255)  # (K, 3, R, R)
-        return out
-
     @torch.no_grad()
     def set_references(self, images) -> "RefDet":
         """Encode reference images once and cache what predict() needs (the ViT never runs per frame).
@@ -173,7 +139,7 @@ class RefDet(nn.Module):
         images: list of K RGB uint8 arrays (one object), a list of such lists (several objects; K may differ), or a
         (K, 3, R, R) / (C, K, 3, R, R) tensor in [0, 1] (uint8 tensors are scaled). Labels in predict() index objects.
         """
-        per_object = self._support_tensor(images)
+        per_object = reference_tensors(images, self.config.support_size)
         was = self.training
         if was:  # toggling ~500 modules costs milliseconds: only when needed
             self.eval()

@@ -1,13 +1,14 @@
-"""Training: the loop (stages 1/2/3), atomic checkpoints and resume, the run record."""
-from .checkpoint import atomic_save, load_checkpoint, load_model
+"""Training: the loop (stages 1/2/3), optimizer groups and schedule, callbacks, atomic checkpoints and resume, the
+run record, CPU-sized recipes; `run_training` builds it all from the configs."""
+from .callbacks import Callback, LambdaCallback
+from .checkpoint import atomic_save
 from .history import History, append_experiment, read_history
-from .trainer import Callback, LambdaCallback, Trainer, param_groups, select_device
+from .optim import param_groups, warmup_cosine
+from .recipes import small_configs
+from .run import build_datasets, run_training
+from .step import batch_loss, forward_batch
+from .trainer import Trainer
 
-__all__ = ["atomic_save", "load_checkpoint", "load_model", "History", "append_experiment", "read_history",
-           "Callback", "LambdaCallback", "Trainer", "param_groups", "select_device", "run_training"]
-
-
-def run_training(*args, **kwargs):
-    """See refdet_lib.train.run.run_training (imported lazily: it pulls in the model and losses)."""
-    from .run import run_training as _rt
-    return _rt(*args, **kwargs)
+__all__ = ["Callback", "LambdaCallback", "atomic_save", "History", "append_experiment", "read_history",
+           "param_groups", "warmup_cosine", "small_configs", "build_datasets", "run_training", "batch_loss",
+           "forward_batch", "Trainer"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,37 +53,3 @@ def set_rng_state(st: dict) -> None:
     torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(st["cuda"])
-
-
-def load_checkpoint(path: str | Path, map_location: Optional[str | torch.device] = "cpu") -> dict:
-    """Load a checkpoint written by the trainer (raises FileNotFoundError / ValueError naming the file)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # truncated or foreign file
-        raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
-    if not isinstance(ckpt, dict) or "model_state_dict" not in ckpt:
-        raise ValueError(f"{path} has no 'model_state_dict': not a RefDet checkpoint")
-    return ckpt
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu", **overrides):
-    """Rebuild the RefDet model saved in a checkpoint, in eval mode (inference, evaluation, export)."""
-    from ..config import ModelConfig, from_dict
-    from ..model import RefDet
-
-    ckpt = load_checkpoint(path)
-    cfg = from_dict(ModelConfig, ckpt.get("config", {}).get("model", {}))
-    for k, v in overrides.items():
-        setattr(cfg, k, v)
-    # weights come from the checkpoint: no pretrained files (and no "random init" warnings) needed
-    cfg.yolo_weights = cfg.dino_weights = None
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = RefDet(cfg)
-    model.load_state_dict(ckpt["model_state_dict"])
-    return model.to(device).eval()

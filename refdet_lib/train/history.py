@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from ..config import LOSS_COMPONENTS as COMPONENTS
 from .checkpoint import atomic_write_text
 
-COMPONENTS = ("bbox", "cls", "dfl", "supcon", "cpe", "triplet")
 COLUMNS = (["epoch", "train_loss"] + [f"train_{c}" for c in COMPONENTS] + ["val_loss"] +
            [f"val_{c}" for c in COMPONENTS] + ["lr", "seconds", "skipped_steps", "triplet_steps"])
 

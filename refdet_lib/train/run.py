@@ -1,7 +1,8 @@
-"""Build everything a training run needs from the four configs, and run it (what `refdet train` calls).
+"""Build everything a training run needs from the four configs, and run it (what `refdet train` calls); also the
+multi-process set-up for `torchrun --nproc_per_node N -m refdet_lib.cli train ...`.
 
-Also `demo`: the README's main job (brief stage 2 on data_samples/train, evaluation on the novel objects of
-data_samples/test), and the multi-process set-up for `torchrun --nproc_per_node N -m refdet_lib.cli train ...`.
+The caller's configs are never changed: a resumed run's architecture, stage 1's class count and the triplet weight
+are settled on copies, so a notebook can reuse its config objects for the next run.
 """
 from __future__ import annotations
 
@@ -14,12 +15,23 @@ from typing import Optional
 
 import torch
 
-from ..config import DataConfig, LossConfig, LossWeights, ModelConfig, TrainConfig, from_dict
-from ..data import (Augmenter, EpisodeCollator, EpisodeDataset, EpisodeSampler, RefDetDataset, TripletDataset,
-                    TripletSampler, make_loader)
-from .checkpoint import load_checkpoint
+from ..config import DataConfig, LossConfig, LossWeights, ModelConfig, TrainConfig
+from ..data import (
+    Augmenter,
+    EpisodeCollator,
+    EpisodeDataset,
+    EpisodeSampler,
+    RefDetDataset,
+    TripletDataset,
+    TripletSampler,
+    make_loader,
+)
+from ..data.sampling import split_batches
+from ..model.loading import load_checkpoint, model_config
+from ..runtime import available_cpus, select_device, usable_workers, use_channels_last
+from .callbacks import Callback
 from .history import append_experiment
-from .trainer import Callback, Trainer, select_device, use_channels_last
+from .trainer import Trainer
 
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
 ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
@@ -58,20 +70,20 @@ def yolo_yaml(data: DataConfig) -> Optional[Path]:
     return cand if cand.exists() else None
 
 
-def build_yolo_datasets(data: DataConfig, train: TrainConfig, yaml_path: Path):
+def build_yolo_datasets(data: DataConfig, imgsz: int, train: TrainConfig, yaml_path: Path):
     from ..data.yolo import YoloBatches, YoloDetectionDataset
 
     ds = YoloDetectionDataset(yaml_path, "train")
     aug = Augmenter(data.augment)
-    tr = YoloBatches(ds, data.batch_size, data.imgsz, train.seed, aug if aug.enabled else None)
+    tr = YoloBatches(ds, data.batch_size, imgsz, train.seed, aug if aug.enabled else None)
     va = None
     if "val" in ds.cfg:
         vds = YoloDetectionDataset(yaml_path, "val")
-        va = YoloBatches(vds, data.batch_size, data.imgsz, train.seed, None, shuffle=False)
+        va = YoloBatches(vds, data.batch_size, imgsz, train.seed, None, shuffle=False)
     return ds, tr, va, None
 
 
-def build_coco_datasets(data: DataConfig, train: TrainConfig):
+def build_coco_datasets(data: DataConfig, imgsz: int, train: TrainConfig):
     """Stage 1 on a COCO json (images under --data_root). A COCO json has no val split: validation only when
     --test_annotations is a COCO json too, with the same categories (else its labels would mean other classes)."""
     from ..data.coco import CocoDetectionDataset, is_coco_json
@@ -79,75 +91,67 @@ def build_coco_datasets(data: DataConfig, train: TrainConfig):
 
     ds = CocoDetectionDataset(data.annotations, data.data_root)
     aug = Augmenter(data.augment)
-    tr = YoloBatches(ds, data.batch_size, data.imgsz, train.seed, aug if aug.enabled else None)
+    tr = YoloBatches(ds, data.batch_size, imgsz, train.seed, aug if aug.enabled else None)
     va = None
     if data.test_annotations and is_coco_json(data.test_annotations):
         vds = CocoDetectionDataset(data.test_annotations, data.test_data_root)
         if vds.cat_ids != ds.cat_ids:
             raise ValueError(f"{data.test_annotations}: category ids {vds.cat_ids} differ from the training "
                              f"json's {ds.cat_ids}")
-        va = YoloBatches(vds, data.batch_size, data.imgsz, train.seed, None, shuffle=False)
+        va = YoloBatches(vds, data.batch_size, imgsz, train.seed, None, shuffle=False)
     return ds, tr, va, None
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (the affinity mask: a container's limit, not the host's core count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def usable_workers(requested: int, world: int = 1) -> int:
-    """DataLoader workers per training process: at most the CPUs each process gets, as ultralytics does. The guide's
-    default of 4 on a 2-core laptop would start 4 decoders fighting the training step (and torch warns about it)."""
-    return max(0, min(requested, available_cpus() // max(world, 1)))
-
-
-def build_datasets(data: DataConfig, train: TrainConfig, rank: int = 0, world: int = 1, verbose: bool = True):
-    """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format
-    (stage 1 also takes a YOLO-format base set: a data.yaml as --annotations or inside --data_root, or a COCO json
-    as --annotations)."""
+def build_datasets(data: DataConfig, model: ModelConfig, train: TrainConfig, rank: int = 0, world: int = 1,
+                   verbose: bool = True):
+    """Train/val episode datasets (+ triplet dataset) for stages 1-3 on the guide's annotations format, at the
+    model's input sizes (stage 1 also takes a YOLO-format base set: a data.yaml as --annotations or inside
+    --data_root, or a COCO json as --annotations). With mixed batches, round(n_episodes * triplet_ratio) of the
+    epoch's n_episodes batches are triplet batches and the rest episodes."""
     from ..data.coco import is_coco_json
 
+    imgsz, support = model.imgsz, model.support_size
     if train.stage == 1 and is_coco_json(data.annotations):
-        return build_coco_datasets(data, train)
+        return build_coco_datasets(data, imgsz, train)
     yml = yolo_yaml(data) if train.stage == 1 else None
     if yml is not None:
-        return build_yolo_datasets(data, train, yml)
-    kw = dict(cache_frames=data.cache_frames, cache_size=data.cache_size, frame_size=data.imgsz,
+        return build_yolo_datasets(data, imgsz, train, yml)
+    kw = dict(cache_frames=data.cache_frames, cache_size=data.cache_size, frame_size=imgsz,
               cache_dir=data.cache_dir, n_shot=data.n_shot, verbose=verbose)
     ds = RefDetDataset(data.data_root, data.annotations, mode="train",
                        negatives_per_video=data.negatives_per_video, **kw)
     if data.n_way > len(ds.classes):
         raise ValueError(f"--n_way {data.n_way} is larger than the number of videos in {data.data_root} "
                          f"({len(ds.classes)})")
+    n_episodes, n_triplets = split_batches(data.n_episodes, train.triplet_ratio) if train.use_triplet \
+        else (data.n_episodes, 0)
     aug = Augmenter(data.augment)
-    col = EpisodeCollator(data.imgsz, data.support_size, data.n_shot, aug if aug.enabled else None, ds.class_to_idx,
+    col = EpisodeCollator(imgsz, support, data.n_shot, aug if aug.enabled else None, ds.class_to_idx,
                           crop=data.train_crop)
-    sampler = EpisodeSampler(ds, data.n_way, data.n_query, data.n_episodes, seed=train.seed, neg_fraction=0.25,
+    sampler = EpisodeSampler(ds, data.n_way, data.n_query, n_episodes, seed=train.seed, neg_fraction=0.25,
                              rank=rank, world_size=world, hard_fraction=data.hard_episodes)
     train_eps = EpisodeDataset(ds, sampler, col)
     val_eps = None
     if data.test_data_root:
         vds = RefDetDataset(data.test_data_root, data.test_annotations, mode="val", **kw)
-        vcol = EpisodeCollator(data.imgsz, data.support_size, data.n_shot, None, vds.class_to_idx)
+        vcol = EpisodeCollator(imgsz, support, data.n_shot, None, vds.class_to_idx)
         n_val = max(4, data.n_episodes // 5)
         vs = EpisodeSampler(vds, min(data.n_way, len(vds.classes)), data.n_query, n_val, seed=12345, rank=rank,
                             world_size=world)
         val_eps = EpisodeDataset(vds, vs, vcol)
     tri = None
-    if train.use_triplet:
+    if n_triplets:
         tri = TripletDataset(ds, TripletSampler(ds, train.triplet_batch_size, train.negative_strategy,
-                                                n_batches=max(1, data.n_episodes), seed=train.seed),
-                             data.support_size, aug if aug.enabled else None)
+                                                n_batches=n_triplets, seed=train.seed),
+                             support, aug if aug.enabled else None)
     return ds, train_eps, val_eps, tri
 
 
 def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, weights: LossWeights,
                  loss_cfg: Optional[LossConfig] = None, callbacks: Optional[list[Callback]] = None,
                  verbose: bool = True) -> Trainer:
-    """Train as `refdet train` does; returns the Trainer (its history, run folder, model)."""
+    """Train as `refdet train` does; returns the Trainer (its history, run folder, model, and in `trainer.configs`
+    the configs it actually used). The arguments are not modified."""
     from ..losses import Criterion
     from ..model import RefDet
 
@@ -157,19 +161,17 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
     device = select_device(train.device)
     seed_everything(train.seed)
     loss_cfg = loss_cfg or LossConfig()
+    data, model_cfg, weights = replace(data), replace(model_cfg), replace(weights)
     if train.use_triplet and weights.triplet == 0:
         weights.triplet = 0.2
         if rank == 0 and verbose:
             print("--use_triplet with triplet weight 0: using the guide's stage-3 triplet weight 0.2")
 
     ckpt = load_checkpoint(train.resume) if train.resume else None
-    if ckpt is not None:
-        saved = from_dict(ModelConfig, ckpt.get("config", {}).get("model", {}))
-        for f in ARCH_FIELDS:
-            setattr(model_cfg, f, getattr(saved, f))
-        data.support_size = model_cfg.support_size
+    if ckpt is not None:  # the network's shape is the checkpoint's
+        model_cfg = replace(model_cfg, **{f: getattr(model_config(ckpt, train.resume), f) for f in ARCH_FIELDS})
 
-    ds, train_eps, val_eps, tri = build_datasets(data, train, rank, world, verbose=verbose and rank == 0)
+    ds, train_eps, val_eps, tri = build_datasets(data, model_cfg, train, rank, world, verbose=verbose and rank == 0)
     if train.stage == 1 and ckpt is None:
         model_cfg.nc_base = len(ds.classes)  # base classes = the training videos' objects
     with warnings.catch_warnings():
@@ -178,7 +180,6 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
         model = RefDet(model_cfg).to(device)
     if train.stage == 1 and ckpt is None and model_cfg.nc_base != len(ds.classes):
         raise ValueError("stage 1 needs nc_base == number of training classes")
-
     criterion = Criterion(weights, loss_cfg, reg_max=model_cfg.reg_max).to(device)
     net = model
     if world > 1:
@@ -203,7 +204,7 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
         best = trainer.history.best("val_loss" if val_eps is not None else "train_loss")
         append_experiment(Path(train.checkpoint_dir).parent, {
             "run": Path(train.checkpoint_dir).name, "stage": train.stage, "epochs": train.epochs, "lr": train.lr,
-            "n_way": data.n_way, "n_query": data.n_query, "n_episodes": data.n_episodes, "imgsz": data.imgsz,
+            "n_way": data.n_way, "n_query": data.n_query, "n_episodes": data.n_episodes, "imgsz": model_cfg.imgsz,
             "weights": " ".join(f"{k}={v:g}" for k, v in weights.items()),
             "best_epoch": best["epoch"] if best else None,
             "best_val_loss": best.get("val_loss") if best else None,
@@ -213,26 +214,3 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
         torch.distributed.barrier()
     return trainer
 
-
-def demo(args) -> int:
-    """The README's main job: brief stage-2 training on data_samples/, then 1- and 3-shot evaluation."""
-    from ..course import small_configs
-    from ..evaluate import evaluate_checkpoint
-
-    out = Path(args.out)
-    data, model, train, weights = small_configs(out, epochs=args.epochs, n_episodes=20, num_workers=2)
-    for p in (data.annotations, data.test_annotations):
-        if not Path(p).exists():
-            raise FileNotFoundError(f"{p} not found: data_samples/ is part of the repository (or `refdet synth`)")
-    print(f"Stage 2 on {data.data_root} for {args.epochs} epoch(s) at imgsz {data.imgsz} (CPU-sized demo)")
-    run_training(data, model, train, weights)
-    res = evaluate_checkpoint(out / "best_model.pt", data.test_data_root, data.test_annotations,
-                              shots=(1, 3), out_dir=out / "eval")
-    print()
-    for shot, r in res.items():
-        o = r["overall"]
-        print(f"{shot} on novel objects: mAP@0.5 {o['map50']:.3f}  precision {o['precision']:.3f}  "
-              f"recall {o['recall']:.3f}  mean ST-IoU {r['mean_st_iou']:.3f}")
-    print(f"\nCheckpoints: {out}  (best_model.pt, last.pt, history.csv, training.log)")
-    print(f"Evaluation:  {out / 'eval'}  (metrics.json, plots)")
-    return 0

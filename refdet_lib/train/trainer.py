@@ -22,117 +22,22 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from ..config import LOSS_COMPONENTS as COMPONENTS
 from ..config import TrainConfig, to_dict
-from ..data.sampling import mixed_schedule
-from .checkpoint import atomic_save, atomic_write_text, load_checkpoint, rng_state, set_rng_state
-from .history import COMPONENTS, History
-
-# parameter-name prefix -> TrainConfig multiplier attribute (the guide's layer-wise learning rates)
-LR_GROUPS = (("reference", "lr_mult_reference"), ("backbone", "lr_mult_backbone"), ("fusion", "lr_mult_fusion"),
-             ("head", "lr_mult_head"))
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """auto -> CUDA when there is one, else the CPU, without a word (CPU is a normal place to learn)."""
-    if name in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
-    return dev
-
-
-def forward_batch(model, batch: dict, stage: int) -> dict:
-    """The model's raw outputs for one batch of `stage`. Stage 1 is base detection (no references, no fusion);
-    stages 2/3 score only the prototype branch, so the base-class branch (a full YOLOv8 class stack) is skipped."""
-    if stage == 1:
-        return model(batch["query"])
-    return model(batch["query"], batch["support"], std=False)
-
-
-def cpu_has_native_bf16() -> bool:
-    """True where bfloat16 matmuls/convs run natively (Intel AMX or AVX512-BF16). Elsewhere (most laptops, AMD Zen 3)
-    oneDNN emulates bf16 and an autocast training step runs ~10x slower than float32: measured on a 2-core EPYC."""
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(getattr(cpu, c, lambda: False)() for c in checks)
-
-
-def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
-    """AdamW groups per component x (decay | no decay); biases and norm weights get no weight decay.
-
-    Components come from `model.component_parameters()` (RefDet puts the new reference projections with the
-    fusion, so only the pretrained ViT gets the x0.1 rate); other modules are grouped by parameter-name prefix.
-    """
-    if hasattr(model, "component_parameters"):
-        comps = model.component_parameters()
-    else:
-        comps = {}
-        for name, p in model.named_parameters():
-            comps.setdefault(next((g for g, _ in LR_GROUPS if name.startswith(g)), "head"), []).append(p)
-    mult = dict(LR_GROUPS)
-    out = []
-    for comp, ps in comps.items():
-        for decay in (True, False):
-            sel = [p for p in ps if p.requires_grad and (p.ndim > 1) == decay]
-            if not sel:
-                continue
-            m = getattr(cfg, mult[comp])
-            out.append({"params": sel, "lr": cfg.lr * m, "initial_lr": cfg.lr * m,
-                        "weight_decay": cfg.weight_decay if decay else 0.0,
-                        "name": f"{comp}{'' if decay else '_no_decay'}"})
-    return out
-
-
-def warmup_cosine(total_steps: int, warmup_steps: int, final_ratio: float = 0.01) -> Callable[[int], float]:
-    def f(step: int) -> float:
-        if warmup_steps and step < warmup_steps:
-            return (step + 1) / warmup_steps
-        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-    return f
-
-
-class Callback:
-    """Hooks for notebooks and recipes (live curves, the guide's dynamic loss weighting, ...)."""
-
-    def on_train_begin(self, trainer): ...
-    def on_epoch_begin(self, trainer, epoch: int): ...
-    def on_step_end(self, trainer, step: int, components: dict): ...
-    def on_epoch_end(self, trainer, epoch: int, row: dict): ...
-    def on_train_end(self, trainer): ...
-
-
-class LambdaCallback(Callback):
-    """Callback from plain functions: LambdaCallback(on_epoch_end=lambda tr, epoch, row: ...)."""
-
-    def __init__(self, **fns):
-        for k, f in fns.items():
-            if not hasattr(Callback, k):
-                raise ValueError(f"unknown callback hook {k!r}")
-            setattr(self, k, f)
-
-
-def batch_to(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
-    """Every tensor of a batch on `device` (non-blocking from pinned memory on CUDA); query frames NHWC if asked."""
-    nb = device.type == "cuda"
-    out = {k: (v.to(device, non_blocking=nb) if torch.is_tensor(v) else v) for k, v in batch.items()}
-    if channels_last and "query" in out:
-        out["query"] = out["query"].contiguous(memory_format=torch.channels_last)
-    return out
-
-
-def use_channels_last(model: nn.Module) -> nn.Module:
-    """Convolution weights (and so activations) in NHWC. On a CPU oneDNN runs YOLOv8n's thin convs ~1.25x faster
-    forward + backward (benchmarks/bench_train_step.py); on CUDA with AMP, tensor cores want NHWC. Only 4-D
-    tensors change layout; values, state_dict keys and checkpoints are the same as with NCHW."""
-    return model.to(memory_format=torch.channels_last)
+from ..data.sampling import interleave
+from ..model.loading import load_checkpoint
+from ..runtime import batch_to, cpu_has_native_bf16, use_channels_last
+from .callbacks import Callback
+from .checkpoint import atomic_save, atomic_write_text, rng_state, set_rng_state
+from .history import History
+from .optim import param_groups, warmup_cosine
+from .step import batch_loss
 
 
 class Trainer:
@@ -169,7 +74,7 @@ class Trainer:
 
         self.optimizer = torch.optim.AdamW(param_groups(self.raw_model, cfg), lr=cfg.lr,
                                            weight_decay=cfg.weight_decay)
-        self.steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.gradient_accumulation))
+        self.steps_per_epoch = max(1, math.ceil(self.batches_per_epoch / cfg.gradient_accumulation))
         total = self.steps_per_epoch * cfg.epochs
         warm = int(round(self.steps_per_epoch * cfg.warmup_epochs))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total, min(warm, total)))
@@ -188,6 +93,16 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.mixed_precision)
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def n_triplet_batches(self) -> int:
+        """Triplet batches per epoch: the triplet loader's length when mixed batches are on (else 0)."""
+        return len(self.triplet_loader) if self.cfg.use_triplet and self.triplet_loader is not None else 0
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Every episode of the train loader plus the triplet batches: none decoded and thrown away."""
+        return len(self.train_loader) + self.n_triplet_batches
+
     @property
     def raw_model(self):
         return getattr(self.model, "module", self.model)
@@ -215,10 +130,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ one batch
     def episode_loss(self, batch: dict):
-        batch = batch_to(batch, self.device, self.cfg.channels_last)
-        with self._autocast():
-            out = forward_batch(self.model, batch, self.cfg.stage)
-        return self.criterion(out, batch, stage=self.cfg.stage)
+        return batch_loss(self.model, self.criterion, batch, self.cfg.stage, self.device, self.cfg.channels_last,
+                          self._autocast())
 
     def triplet_loss(self, batch: dict):
         """Dedicated triplet batch: anchor = reference photo, positive = the object cut from a frame, negative =
@@ -261,24 +174,22 @@ class Trainer:
         self.model.train()
         self.criterion.train()
         self._set_epoch(epoch)
-        n = len(self.train_loader)
-        kinds = (mixed_schedule(n, self.cfg.triplet_ratio, self.cfg.seed, epoch)
-                 if self.cfg.use_triplet and self.triplet_loader is not None else ["episode"] * n)
-        tri_iter = iter(self.triplet_loader) if "triplet" in kinds else None
+        n_ep, n_tri = len(self.train_loader), self.n_triplet_batches
+        n = n_ep + n_tri
+        # which steps are triplet batches; episodes and triplets each come from their own loader, in order, so every
+        # episode a worker decoded and augmented is trained on (a triplet step does not throw one away)
+        kinds = interleave(n_ep, n_tri, self.cfg.seed, epoch)
+        loaders = {"episode": iter(self.train_loader), "triplet": iter(self.triplet_loader) if n_tri else None}
         sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
         counted, skipped, tri_steps = 0, 0, 0
-        bar = tqdm(self.train_loader, total=n, desc=f"Episode [{epoch}/{self.cfg.epochs}]", disable=not self.verbose,
+        bar = tqdm(total=n, desc=f"Episode [{epoch}/{self.cfg.epochs}]", disable=not self.verbose,
                    leave=True, file=sys.stdout, dynamic_ncols=True,
                    mininterval=0.5 if sys.stdout.isatty() else 30.0)  # logs and papermill: few redraws
         self.optimizer.zero_grad(set_to_none=True)
-        for i, batch in enumerate(bar):
-            if kinds[i] == "triplet":
-                try:
-                    tb = next(tri_iter)
-                except StopIteration:
-                    tri_iter = iter(self.triplet_loader)
-                    tb = next(tri_iter)
-                loss, comps = self.triplet_loss(tb)
+        for i, kind in enumerate(kinds):
+            batch = next(loaders[kind])
+            if kind == "triplet":
+                loss, comps = self.triplet_loss(batch)
                 tri_steps += 1
             else:
                 loss, comps = self.episode_loss(batch)
@@ -299,6 +210,7 @@ class Trainer:
                                                [f"{k}: {sums[k] / counted:.4f}" for k in COMPONENTS
                                                 if self.criterion.weights[k] > 0]), refresh=False)
             self._cb("on_step_end", i, comps)
+            bar.update(1)
         bar.close()
         avg = {k: v / max(counted, 1) for k, v in sums.items()}
         avg = self._reduce(avg)

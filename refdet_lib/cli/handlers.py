@@ -1,0 +1,214 @@
+"""The handlers of `refdet validate | synth | evaluate | predict | export | course | demo` and their flags.
+
+Each checks what the user typed (UsageError, one line), calls the library, and says where its outputs went.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DatasetError, UsageError
+
+
+def add_parsers(sub) -> None:
+    s = sub.add_parser("evaluate", help="mAP@0.5, precision, recall, ST-IoU on a test split")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--test_data_root", default="data_samples/test/samples")
+    s.add_argument("--test_annotations", default="data_samples/test/annotations/annotations.json")
+    s.add_argument("--n_way", type=int, default=None, help="accepted for the guide's command lines")
+    s.add_argument("--n_query", type=int, default=None, help="accepted for the guide's command lines")
+    s.add_argument("--shots", default="1,3", help="reference counts to evaluate, e.g. 1,3")
+    s.add_argument("--conf", type=float, default=0.25)
+    s.add_argument("--iou", type=float, default=0.5)
+    s.add_argument("--out", default=None, help="folder for metrics.json and plots (default: next to the checkpoint)")
+    s.add_argument("--device", default="auto")
+
+    s = sub.add_parser("predict", help="find the referenced object in every frame of a video")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--video", required=True)
+    s.add_argument("--references", nargs="+", required=True, help="1 or more reference images of the object")
+    s.add_argument("--out", default=None, help="output folder (annotated mp4 + submission JSON)")
+    s.add_argument("--conf", type=float, default=0.25)
+    s.add_argument("--iou", type=float, default=0.5)
+    s.add_argument("--smooth", type=int, default=0, help="keep the last box through gaps of up to N frames")
+    s.add_argument("--device", default="auto")
+
+    s = sub.add_parser("export", help="ONNX export: reference encoder + detector, parity check, INT8")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--format", default="onnx", choices=["onnx"])
+    s.add_argument("--out", default=None)
+    s.add_argument("--opset", type=int, default=17)
+    s.add_argument("--int8", action="store_true", help="also write an INT8 (dynamic) quantised detector")
+
+    s = sub.add_parser("synth", help="generate a synthetic drone-video dataset in the guide's format")
+    s.add_argument("out")
+    s.add_argument("--videos", type=int, default=8)
+    s.add_argument("--frames", type=int, default=150)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--width", type=int, default=640)
+    s.add_argument("--height", type=int, default=360)
+    s.add_argument("--split", default="train", choices=["train", "test", "any"],
+                   help="attribute pool: train and test identities never share shape kind or hue")
+    s.add_argument("--avoid", action="append", default=[], metavar="DATASET",
+                   help="a generated dataset whose identities (targets and distractors) must not appear, e.g. "
+                        "data_samples/test (repeatable)")
+
+    s = sub.add_parser("validate", help="check a dataset: every problem listed with file, video, frame and field")
+    s.add_argument("data_root")
+    s.add_argument("annotations")
+    s.add_argument("--min_refs", type=int, default=1)
+
+    s = sub.add_parser("course", help="run the course notebooks headless, in order, with papermill")
+    s.add_argument("action", choices=["run"])
+    s.add_argument("--out", default=None, help="folder for the executed notebooks (default runs/course/executed)")
+    s.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 00,01")
+    s.add_argument("-p", "--param", action="append", help="NAME=VALUE passed to every notebook's parameters cell")
+
+    s = sub.add_parser("demo", help="the README's main job: brief stage-2 training on data_samples + evaluation")
+    s.add_argument("--epochs", type=int, default=2)
+    s.add_argument("--out", default="runs/demo")
+
+
+def cmd_validate(a) -> int:
+    from ..data.annotations import validate_dataset
+
+    for path in (a.data_root, a.annotations):
+        if not Path(path).exists():
+            raise UsageError(f"{path} does not exist")
+    try:
+        _, summary = validate_dataset(a.data_root, a.annotations, min_refs=a.min_refs)
+    except DatasetError as e:
+        print(str(e))
+        return 1
+    print(f"dataset OK: {a.data_root}")
+    print(summary)
+    return 0
+
+
+def cmd_synth(a) -> int:
+    from ..data.synthetic import META_NAME, generate_dataset, seen_identities
+
+    if a.videos < 1 or a.frames < 1:
+        raise UsageError("--videos and --frames must be >= 1")
+    for d in a.avoid:
+        if not (Path(d) / META_NAME).exists():
+            raise UsageError(f"--avoid {d}: no {META_NAME} there (only datasets made by the generator can be avoided)")
+    exclude = [i for d in a.avoid for i in seen_identities(d)]
+    out = generate_dataset(a.out, n_videos=a.videos, n_frames=a.frames, seed=a.seed, width=a.width, height=a.height,
+                           split=a.split, exclude=exclude)
+    print(f"wrote {a.videos} videos x {a.frames} frames to {out}")
+    print(f"  samples:     {Path(out) / 'samples'}")
+    print(f"  annotations: {Path(out) / 'annotations' / 'annotations.json'}")
+    return 0
+
+
+def _shots(text: str) -> tuple[int, ...]:
+    try:
+        shots = tuple(int(s) for s in str(text).split(",") if s.strip())
+    except ValueError:
+        raise UsageError(f"--shots must be a comma-separated list of integers (got {text!r})") from None
+    if not shots or min(shots) < 1:
+        raise UsageError("--shots needs at least one count >= 1")
+    return shots
+
+
+def cmd_evaluate(a) -> int:
+    from ..eval.evaluate import evaluate_checkpoint
+
+    shots = _shots(a.shots)
+    for flag in ("checkpoint", "test_data_root", "test_annotations"):
+        if not Path(getattr(a, flag)).exists():
+            raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
+    out = Path(a.out) if a.out else Path(a.checkpoint).parent / "eval"
+    res = evaluate_checkpoint(a.checkpoint, a.test_data_root, a.test_annotations, shots, a.conf, a.iou, out,
+                              a.device)
+    print()
+    for shot, r in res.items():
+        o = r["overall"]
+        print(f"{shot}: mAP@0.5 {o['map50']:.3f} (videos averaged {r['mean_map50']:.3f})  mAP@0.5:0.95 "
+              f"{o['map50_95']:.3f}  precision {o['precision']:.3f}  recall {o['recall']:.3f}  "
+              f"ST-IoU {r['mean_st_iou']:.3f}")
+    return 0
+
+
+def cmd_predict(a) -> int:
+    from ..data.annotations import VIDEO_NAME
+    from ..eval.inference import (
+        predict_video,
+        read_images,
+        temporal_smooth,
+        to_submission,
+        top_box,
+        write_annotated_video,
+    )
+    from ..model.loading import load_model
+    from ..runtime import select_device
+
+    video = Path(a.video)
+    if not video.exists():
+        raise UsageError(f"--video {video} does not exist")
+    model = load_model(a.checkpoint, select_device(a.device))
+    model.set_references(read_images(a.references))
+    dets, stats = predict_video(model, video, conf=a.conf, iou=a.iou)
+    dets = temporal_smooth(dets, a.smooth)
+    vid = video.parent.name if video.name == VIDEO_NAME else video.stem
+    out = Path(a.out) if a.out else Path("runs/predict") / vid
+    out.mkdir(parents=True, exist_ok=True)
+    sub = out / "submission.json"
+    sub.write_text(json.dumps([to_submission(vid, dets)], indent=1))
+    mp4 = write_annotated_video(video, dets, out / f"{vid}_pred.mp4")
+    found = sum(top_box(d) is not None for d in dets.values())
+    print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS; object found in {found} frames")
+    print(f"annotated video: {mp4}\nsubmission JSON: {sub}")
+    return 0
+
+
+def cmd_export(a) -> int:
+    from ..export import JETSON_RECIPE, export_onnx, parity_check, quantize_int8
+    from ..model.loading import load_model
+
+    model = load_model(a.checkpoint, "cpu")
+    out = Path(a.out) if a.out else Path(a.checkpoint).parent / "onnx"
+    paths = export_onnx(model, out, opset=a.opset)
+    par = parity_check(model, out)
+    print(f"reference encoder: {paths['reference_encoder']}\ndetector:          {paths['detector']}")
+    print("parity (max |PyTorch - onnxruntime|): " + ", ".join(f"{k} {v:.2e}" for k, v in par.items()))
+    ok = max(par.values()) <= 1e-3
+    if a.int8:
+        q = quantize_int8(out)
+        print(f"INT8 detector (dynamic): {q}")
+    cfg = model.config
+    recipe = JETSON_RECIPE.format(R=cfg.support_size, S=cfg.imgsz, D=cfg.embed_dim)
+    (out / "JETSON.md").write_text(recipe)
+    print(f"TensorRT / Jetson recipe: {out / 'JETSON.md'}")
+    return 0 if ok else 1
+
+
+def cmd_course(a) -> int:
+    import ast
+
+    from ..course.runner import NOTEBOOKS, run_course
+
+    params = {}
+    for kv in a.param or []:
+        k, _, v = kv.partition("=")
+        try:
+            params[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            params[k] = v
+    nbs = None
+    if a.only:
+        nbs = [n for n in NOTEBOOKS if any(n.startswith(o) for o in a.only.split(","))]
+    paths = run_course(a.out, nbs, params)
+    print(f"executed {len(paths)} notebook(s) into {Path(paths[0]).parent if paths else a.out}")
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from .demo import demo
+
+    return demo(a)
+
+
+HANDLERS = {"validate": cmd_validate, "synth": cmd_synth, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "export": cmd_export, "course": cmd_course, "demo": cmd_demo}

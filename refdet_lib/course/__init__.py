@@ -1,0 +1,16 @@
+"""The course's helpers (notebooks sit on top of them; nothing in the library imports them):
+
+- `setup`:        `checks()` (notebook 00), `ensure_checkpoint` (the stage-2 model later lessons share)
+- `runner`:       `run_course` / NOTEBOOKS (`refdet course run`)
+- `learning`:     run and read `benchmarks/learning.py`
+- `viz`, `widgets`: pictures and interactive views; `diagnostics`: the guide's troubleshooting checks as functions
+- `data_report`:  dataset pictures and a deliberately broken copy; `lr_finder`: the guide's LR finder in one run
+- `exercises`:    one checker module per exercise
+"""
+from ..train.recipes import DATA_SAMPLES, small_configs
+from .learning import LEARNING_RUN, learning_report, run_learning_benchmark
+from .runner import NOTEBOOKS, run_course
+from .setup import DEFAULT_RUNS, checks, ensure_checkpoint
+
+__all__ = ["DATA_SAMPLES", "small_configs", "LEARNING_RUN", "learning_report", "run_learning_benchmark",
+           "NOTEBOOKS", "run_course", "DEFAULT_RUNS", "checks", "ensure_checkpoint"]

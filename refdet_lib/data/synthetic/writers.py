@@ -1,0 +1,234 @@
+"""Writing datasets in the guide's layout (videos, references, annotations.json, synth_meta.json), the YOLO base
+set for stage 1, the generated training set and the committed data_samples/."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from ...ops.runs import runs
+from ..annotations import REF_DIR, VIDEO_NAME
+from .camera import CameraPath
+from .identities import ObjectIdentity, sample_identities
+from .plan import Placement, VideoPlan
+from .references import render_reference
+from .scene import VideoScene, default_object_size, make_video_scene
+
+META_NAME = "synth_meta.json"
+
+
+def _write_jpg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"could not write image {path}")
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    ann = out / "annotations" / "annotations.json"
+    if (ann.exists() or (out / "samples").exists()) and not overwrite:
+        raise FileExistsError(f"{out} already holds a dataset (samples/ or annotations/); pass overwrite=True "
+                              f"to replace it")
+    for sub in ("samples", "annotations"):
+        if (out / sub).exists():
+            shutil.rmtree(out / sub)
+    (out / "samples").mkdir(parents=True)
+    (out / "annotations").mkdir(parents=True)
+
+
+def _intervals(boxes: dict[int, tuple]) -> list[dict]:
+    """Annotation entries, one per run of consecutive annotated frames."""
+    return [{"bboxes": [{"frame": int(f), "x1": int(boxes[f][0]), "y1": int(boxes[f][1]), "x2": int(boxes[f][2]),
+                         "y2": int(boxes[f][3])} for f in range(a, b + 1)]} for a, b in runs(boxes)]
+
+
+def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int = 0, width: int = 640,
+                     height: int = 360, fps: float = 25, identities: Optional[Sequence[ObjectIdentity]] = None,
+                     n_refs: int = 3, n_distractors: int = 3, class_names: Optional[Sequence[str]] = None, *,
+                     split: str = "train", exclude: Iterable = (), object_size: Optional[tuple] = None,
+                     min_visible: float = 0.3, detail: float = 1.0, overwrite: bool = False,
+                     progress: bool = False) -> Path:
+    """Write a synthetic dataset in the guide's layout under `out_dir` and return `out_dir` as a Path.
+
+    One video per identity (`video_id` = identity name, made unique with a suffix if identities repeat).
+    identities: the targets; default `sample_identities(n_videos, seed, exclude, split, class_names)`.
+    n_distractors: other identities on the ground of every video, drawn from the other targets and extra
+    identities of the same split (never the target's appearance).
+    object_size: (min, max) longest box side in px (default 12-60 scaled to the width).
+    min_visible: a frame gets a box when at least this fraction of the target's area is visible.
+    detail: amplitude of fine ground texture (lower -> smaller mp4 files).
+    overwrite: replace `samples/` and `annotations/` of an existing dataset in `out_dir` (else FileExistsError).
+    Also writes `<out>/synth_meta.json` (identities, distractors, seeds) beside the guide's folders.
+    """
+    out = Path(out_dir)
+    if n_videos < 1 or n_frames < 2 or n_refs < 0 or n_distractors < 0:
+        raise ValueError(f"generate_dataset: need n_videos >= 1, n_frames >= 2, n_refs >= 0, n_distractors >= 0; "
+                         f"got {n_videos}, {n_frames}, {n_refs}, {n_distractors}")
+    exclude = list(exclude)
+    if identities is None:
+        identities = sample_identities(n_videos, seed, exclude, split, class_names)
+    identities = list(identities)
+    if not identities:
+        raise ValueError("generate_dataset: `identities` is empty")
+    targets = [identities[i % len(identities)] for i in range(n_videos)]
+    extras = sample_identities(max(2 * n_distractors, 4), seed + 1_000_003, list(identities) + exclude, split,
+                               class_names)
+    _prepare_out(out, overwrite)
+    entries, meta = [], {"seed": seed, "n_frames": n_frames, "width": width, "height": height, "fps": fps,
+                         "split": split, "videos": []}
+    seen: dict[str, int] = {}
+    for i, target in enumerate(targets):
+        vid = target.name if target.name not in seen else f"{target.name}_v{seen[target.name]}"
+        seen[target.name] = seen.get(target.name, 0) + 1
+        rng = np.random.default_rng([int(seed), i, 1])
+        pool = [d for d in list(identities) + extras if d.appearance != target.appearance]
+        pool = list({d.appearance: d for d in pool}.values())
+        distractors = [pool[j] for j in rng.permutation(len(pool))[:n_distractors]]
+        scene = make_video_scene(target, distractors, n_frames, width, height, [int(seed), i, 2], object_size,
+                                 min_visible, detail)
+        vdir = out / "samples" / vid
+        (vdir / REF_DIR).mkdir(parents=True)
+        writer = cv2.VideoWriter(str(vdir / VIDEO_NAME), cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
+                                 (width, height))
+        if not writer.isOpened():
+            raise OSError(f"OpenCV cannot write mp4v video {vdir / VIDEO_NAME}")
+        boxes = {}
+        for f in range(n_frames):
+            fr = scene.render(f)
+            writer.write(cv2.cvtColor(fr.image, cv2.COLOR_RGB2BGR))
+            b = fr.box(1, min_visible)
+            if b is not None:
+                boxes[f] = b
+        writer.release()
+        for k in range(n_refs):
+            _write_jpg(vdir / REF_DIR / f"img_{k + 1}.jpg", render_reference(target, rng))
+        entries.append({"video_id": vid, "annotations": _intervals(boxes)})
+        meta["videos"].append({"video_id": vid, "target": target.to_dict(),
+                               "distractors": [d.to_dict() for d in distractors]})
+        if progress:
+            print(f"[synth] {vid}: {len(boxes)}/{n_frames} frames with a box, "
+                  f"{len(entries[-1]['annotations'])} interval(s)")
+    (out / "annotations" / "annotations.json").write_text(json.dumps(entries, indent=1))
+    (out / META_NAME).write_text(json.dumps(meta, indent=1))
+    return out
+
+
+def load_meta(root) -> dict:
+    """The generator's side file: identities of each video's target and distractors."""
+    p = Path(root) / META_NAME
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: not a dataset written by generate_dataset (no {META_NAME})")
+    meta = json.loads(p.read_text())
+    for v in meta["videos"]:
+        v["target"] = ObjectIdentity.from_dict(v["target"])
+        v["distractors"] = [ObjectIdentity.from_dict(d) for d in v["distractors"]]
+    return meta
+
+
+def write_base_set(out_dir, n_images: int = 96, identities: Optional[Sequence[ObjectIdentity]] = None,
+                   n_classes: int = 6, imgsz: int = 320, seed: int = 0, val_fraction: float = 0.25,
+                   objects_per_image: tuple[int, int] = (1, 4), split: str = "train",
+                   object_size: Optional[tuple] = None) -> Path:
+    """A small YOLO-format detection set for stage-1 base training; returns the path of its data.yaml.
+
+    images/{train,val}/*.jpg, labels/{train,val}/*.txt ("class cx cy w h", normalised), data.yaml with the class
+    names (the identities' names). Every image is a drone-like view with 1..k objects of the classes.
+    """
+    import yaml
+
+    out = Path(out_dir)
+    ids = list(identities) if identities is not None else sample_identities(n_classes, seed, split=split)
+    rng = np.random.default_rng([int(seed), 99])
+    n_val = int(round(n_images * val_fraction))
+    size = object_size or default_object_size(imgsz * 2)
+    for sub in ("train", "val"):
+        (out / "images" / sub).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n_images):
+        sub = "val" if i < n_val else "train"
+        k = int(rng.integers(objects_per_image[0], objects_per_image[1] + 1))
+        chosen = [ids[j] for j in rng.choice(len(ids), size=min(k, len(ids)), replace=False)]
+        W = H = imgsz
+        path = CameraPath(np.array([[W * 0.75, H * 0.75]]), np.array([rng.uniform(-np.pi, np.pi)]),
+                          np.array([rng.uniform(0.9, 1.1)]))
+        objects = []
+        for j, ident in enumerate(chosen):
+            for _ in range(50):
+                L = math.exp(rng.uniform(math.log(size[0]), math.log(size[1] / 1.45)))
+                p = path.center[0] + rng.uniform(-0.4, 0.4, 2) * [W, H]
+                if all(np.hypot(*(p - o.center)) > 0.8 * (L + o.length) for o in objects):
+                    objects.append(Placement(ident, p, L, float(rng.uniform(0, 2 * np.pi)), j + 1))
+                    break
+        plan = VideoPlan(path, objects, [], (int(H * 1.5), int(W * 1.5)), np.ones(1))
+        fr = VideoScene(plan, W, H, rng).render(0)
+        lines = []
+        for o in objects:
+            b = fr.box(o.label, min_visible=0.3)
+            if b is not None:
+                x1, y1, x2, y2 = b
+                lines.append(f"{ids.index(o.identity)} {(x1 + x2) / 2 / W:.6f} {(y1 + y2) / 2 / H:.6f} "
+                             f"{(x2 - x1) / W:.6f} {(y2 - y1) / H:.6f}")
+        _write_jpg(out / "images" / sub / f"{i:05d}.jpg", fr.image, 92)
+        (out / "labels" / sub / f"{i:05d}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+    data = {"path": str(out.resolve()), "train": "images/train", "val": "images/val",
+            "names": {j: ident.name for j, ident in enumerate(ids)}}
+    yml = out / "data.yaml"
+    yml.write_text(yaml.safe_dump(data, sort_keys=False))
+    return yml
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The committed samples
+# ----------------------------------------------------------------------------------------------------------------
+DATA_SAMPLES = dict(train=dict(n_videos=8, n_frames=150, seed=0), test=dict(n_videos=4, n_frames=150, seed=1000))
+
+
+def seen_identities(root) -> list[ObjectIdentity]:
+    """Every identity a generated dataset shows (targets and distractors), from its synth_meta.json."""
+    vids = load_meta(root)["videos"]
+    return [d for v in vids for d in [v["target"], *v["distractors"]]]
+
+
+def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48, n_frames: int = 60,
+                      seed: int = 2000, detail: float = 0.5, overwrite: bool = False, progress: bool = False,
+                      split: str = "train") -> Path:
+    """A larger train split for few-shot learning: many train-split identities (shapes, hues and the zigzag texture
+    of the test split never used), none of them shown in the generated datasets `avoid` (targets or distractors).
+
+    A matcher learns to compare from variety: data_samples/train has 8 identities, which a model memorises.
+    split="test" makes more *novel* videos instead (test-split shapes and hues), e.g. a larger test set than
+    data_samples/test's 4 videos, so that two models can be told apart from noise.
+    Returns `out_dir`; reuses an existing set made with the same settings unless `overwrite`.
+    """
+    out = Path(out_dir)
+    settings = {"n_videos": n_videos, "n_frames": n_frames, "seed": seed, "detail": detail,
+                "avoid": [str(a) for a in avoid]} | ({"split": split} if split != "train" else {})
+    stamp = out / "training_set.json"
+    if not overwrite and stamp.exists() and json.loads(stamp.read_text()) == settings:
+        return out
+    exclude = [i for a in avoid for i in seen_identities(a)]
+    generate_dataset(out, n_videos=n_videos, n_frames=n_frames, seed=seed, width=640, height=360, fps=25,
+                     split=split, exclude=exclude, detail=detail, overwrite=True, progress=progress)
+    stamp.write_text(json.dumps(settings))
+    return out
+
+
+def make_data_samples(root="data_samples", detail: float = 0.5) -> Path:
+    """Regenerate `data_samples/` exactly: train (8 videos, seed 0, train identities) and test (4 videos, seed 1000,
+    identities with shapes and hues never used in train)."""
+    root = Path(root)
+    tr = DATA_SAMPLES["train"]
+    train_ids = sample_identities(tr["n_videos"], tr["seed"], split="train")
+    generate_dataset(root / "train", identities=train_ids, width=640, height=360, fps=25, split="train",
+                     detail=detail, overwrite=True, **tr)
+    te = DATA_SAMPLES["test"]
+    # every identity the train split shows (targets and distractors) is excluded from the test split
+    seen = [v["target"] for v in load_meta(root / "train")["videos"]]
+    seen += [d for v in load_meta(root / "train")["videos"] for d in v["distractors"]]
+    test_ids = sample_identities(te["n_videos"], te["seed"], exclude=seen, split="test")
+    generate_dataset(root / "test", identities=test_ids, width=640, height=360, fps=25, split="test",
+                     exclude=seen, detail=detail, overwrite=True, **te)
+    return root

@@ -1,0 +1,29 @@
+"""Evaluation: metrics (ST-IoU, per-video pooling and the report are ours; IoU, matching and AP are ultralytics'),
+running a model over test videos, video inference and its outputs, the template-matching baseline, the plots."""
+from .baseline import TemplateMatcher
+from .evaluate import MAP_CONF, evaluate_checkpoint, evaluate_model, summary_row
+from .inference import (
+                      predict_video,
+                      read_images,
+                      temporal_smooth,
+                      to_submission,
+                      top_box,
+                      write_annotated_video,
+)
+from .metrics import (
+                      IOU_THRESHOLDS,
+                      average_precision,
+                      best_conf,
+                      detection_metrics,
+                      evaluate_videos,
+                      format_table,
+                      match_predictions,
+                      mean_st_iou,
+                      save_json,
+                      st_iou,
+)
+
+__all__ = ["TemplateMatcher", "MAP_CONF", "evaluate_checkpoint", "evaluate_model", "summary_row", "predict_video",
+           "read_images", "temporal_smooth", "to_submission", "top_box", "write_annotated_video", "IOU_THRESHOLDS",
+           "average_precision", "best_conf", "detection_metrics", "evaluate_videos", "format_table",
+           "match_predictions", "mean_st_iou", "save_json", "st_iou"]
