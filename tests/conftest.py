@@ -14,11 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
-    """3 videos x 24 frames at 320x180: the smallest dataset the pipeline is exercised on."""
+    """3 realistic videos x 24 frames at 320x180: the smallest dataset the pipeline is exercised on."""
     from refdet_lib.data.synthetic import generate_dataset
 
     out = tmp_path_factory.mktemp("tiny") / "train"
-    generate_dataset(out, n_videos=3, n_frames=24, seed=3, width=320, height=180)
+    generate_dataset(out, n_videos=3, n_frames=24, seed=3, width=320, height=180, n_refs=3, object_size=(10, 40))
     return out
 
 

@@ -48,6 +48,7 @@ SPEED = {  # each speed benchmark at toy sizes: it runs and prints its side-by-s
     "bench_inference.py": ["--imgsz", "64", "--support-size", "56", "--reps", "2"],
     "bench_onnx.py": ["--imgsz", "64", "--support_size", "56", "--reps", "2"],
     "bench_data.py": ["--imgsz", "64", "--support_size", "56", "--reps", "1", "--workers", "1"],
+    "bench_synth.py": ["--videos", "1", "--frames", "4", "--width", "160", "--height", "96", "--reps", "1"],
 }
 
 

@@ -162,11 +162,11 @@ def test_train_and_test_identities_disjoint(tmp_path):
     assert not bins(train) & bins(test)
     # whole generated splits, distractors included
     a = S.generate_dataset(tmp_path / "tr", n_videos=2, n_frames=8, seed=0, width=160, height=96, n_refs=1,
-                           split="train")
+                           split="train", style="simple")
     ta = S.load_meta(a)
     seen = [v["target"] for v in ta["videos"]] + [d for v in ta["videos"] for d in v["distractors"]]
     b = S.generate_dataset(tmp_path / "te", n_videos=2, n_frames=8, seed=1000, width=160, height=96, n_refs=1,
-                           split="test", exclude=seen)
+                           split="test", exclude=seen, style="simple")
     tb = S.load_meta(b)
     used = [v["target"] for v in tb["videos"]] + [d for v in tb["videos"] for d in v["distractors"]]
     assert not {i.appearance for i in seen} & {i.appearance for i in used}
@@ -212,7 +212,9 @@ def test_training_set_avoids_the_test_identities_and_is_reused(tmp_path, capsys)
     out = S.make_training_set(tmp_path / "tr", avoid=[ROOT / "data_samples" / "test"], n_videos=3, n_frames=3)
     made = S.seen_identities(out)
     assert {i.appearance for i in made}.isdisjoint(i.appearance for i in test_ids)
-    assert all(i.shape in S.TRAIN_SHAPES for i in made)
+    test_bins = set(range(3, S.HUE_BINS, 2))  # the realistic test split's hue bins: never a training identity's
+    assert all(i.style == "realistic" and not (max(i.primary) - min(i.primary) > 0.1 and
+                                               round(i.hue / 30) % S.HUE_BINS in test_bins) for i in made)
     stamp = (out / "annotations" / "annotations.json").stat().st_mtime_ns
     S.make_training_set(tmp_path / "tr", avoid=[ROOT / "data_samples" / "test"], n_videos=3, n_frames=3)
     assert (out / "annotations" / "annotations.json").stat().st_mtime_ns == stamp
@@ -225,15 +227,18 @@ def test_training_set_avoids_the_test_identities_and_is_reused(tmp_path, capsys)
 
 
 def test_more_novel_videos_for_a_larger_test_set(tmp_path):
-    """split="test": more videos of novel objects (test-split shapes and hues, none of data_samples/test's), which the
-    learning benchmark scores beside data_samples/test."""
+    """split="test": more videos of novel objects (test-split hues, none of data_samples/test's identities), which
+    the learning benchmark scores beside data_samples/test."""
     avoid = [ROOT / "data_samples" / "test"]
     out = S.make_training_set(tmp_path / "nv", avoid=avoid, n_videos=2, n_frames=3, seed=3000, split="test")
     made = S.seen_identities(out)
-    assert all(i.shape in S.TEST_SHAPES for i in made)
+    chromatic = [i for i in made if max(i.primary) - min(i.primary) > 0.1]
+    assert chromatic and all(round(i.hue / 30) % S.HUE_BINS in range(3, S.HUE_BINS, 2) for i in chromatic)
     assert {i.appearance for i in made}.isdisjoint(i.appearance for i in S.seen_identities(avoid[0]))
-    train_hues = {round(i.hue / 30) % 12 for i in S.seen_identities(ROOT / "data_samples" / "train")}
-    assert train_hues.isdisjoint(round(i.hue / 30) % 12 for i in made)
+    train = [i for i in S.seen_identities(ROOT / "data_samples" / "train") if max(i.primary) - min(i.primary) > 0.1]
+    train_hues = {round(i.hue / 30) % S.HUE_BINS for i in train}
+    targets = [v["target"] for v in S.load_meta(out)["videos"]]
+    assert train_hues.isdisjoint(round(i.hue / 30) % S.HUE_BINS for i in targets)
 
 
 @pytest.mark.slow

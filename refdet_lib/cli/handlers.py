@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import DatasetError, UsageError
 
 
@@ -47,8 +49,13 @@ def add_parsers(sub) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--width", type=int, default=640)
     s.add_argument("--height", type=int, default=360)
+    s.add_argument("--style", default="realistic", choices=["realistic", "simple"],
+                   help="realistic: objects built from parts, a climbing, turning, tilted camera, clutter, hard "
+                        "distractors, references at ground level; simple: flat shapes, the earlier style")
     s.add_argument("--split", default="train", choices=["train", "test", "any"],
-                   help="attribute pool: train and test identities never share shape kind or hue")
+                   help="attribute pool: train and test identities never share a hue bin (nor, simple, a shape)")
+    s.add_argument("--refs", default=None, help="reference photos per video: N or LO-HI (default: realistic 1-5, "
+                   "simple 3)")
     s.add_argument("--avoid", action="append", default=[], metavar="DATASET",
                    help="a generated dataset whose identities (targets and distractors) must not appear, e.g. "
                         "data_samples/test (repeatable)")
@@ -94,9 +101,17 @@ def cmd_synth(a) -> int:
         if not (Path(d) / META_NAME).exists():
             raise UsageError(f"--avoid {d}: no {META_NAME} there (only datasets made by the generator can be avoided)")
     exclude = [i for d in a.avoid for i in seen_identities(d)]
+    refs = a.refs or ("1-5" if a.style == "realistic" else "3")
+    try:
+        lo, _, hi = refs.partition("-")
+        n_refs = (int(lo), int(hi)) if hi else int(lo)
+    except ValueError:
+        raise UsageError(f"--refs must be N or LO-HI, e.g. 3 or 1-5 (got {refs!r})") from None
+    if min(np.atleast_1d(n_refs)) < 1 or (isinstance(n_refs, tuple) and n_refs[0] > n_refs[1]):
+        raise UsageError(f"--refs needs at least 1 photo per object and LO <= HI (got {refs!r})")
     out = generate_dataset(a.out, n_videos=a.videos, n_frames=a.frames, seed=a.seed, width=a.width, height=a.height,
-                           split=a.split, exclude=exclude)
-    print(f"wrote {a.videos} videos x {a.frames} frames to {out}")
+                           split=a.split, exclude=exclude, style=a.style, n_refs=n_refs)
+    print(f"wrote {a.videos} {a.style} videos x {a.frames} frames to {out}")
     print(f"  samples:     {Path(out) / 'samples'}")
     print(f"  annotations: {Path(out) / 'annotations' / 'annotations.json'}")
     return 0

@@ -1,6 +1,8 @@
 """Aerial ground (fields, crop rows, hedges, roads, roofs), smooth noise and tree crowns."""
 from __future__ import annotations
 
+from typing import Optional
+
 import cv2
 import numpy as np
 
@@ -25,9 +27,12 @@ def value_noise(h: int, w: int, rng: np.random.Generator, cell: float, octaves: 
     return (out - lo) / max(hi - lo, 1e-6)
 
 
-def make_ground(h: int, w: int, rng: np.random.Generator, detail: float = 1.0) -> np.ndarray:
+def make_ground(h: int, w: int, rng: np.random.Generator, detail: float = 1.0, rows: float = 1.0,
+                texture: Optional[np.random.Generator] = None) -> np.ndarray:
     """Aerial-looking ground (h, w, 3) float32 RGB in [0, 1]: Voronoi fields with crop rows, grass and soil noise,
-    hedges on field borders, roads with lane marks, a few roofs. `detail` scales the fine texture (mp4 size)."""
+    hedges on field borders, roads with lane marks, a few roofs. `detail` scales the fine texture (mp4 size),
+    `rows` the contrast of the crop rows. With `texture` (the realistic style's own generator, so `rng`'s draws stay
+    as they are) the hedges grow ragged: gaps, bulges and single shrubs instead of an even line."""
     season = np.array([rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.08), rng.uniform(0.85, 1.05)], np.float32)
     k = max(4, int(h * w / rng.uniform(90_000, 180_000)))
     # fields: Voronoi cells of wobbly coordinates, computed at half resolution
@@ -44,7 +49,7 @@ def make_ground(h: int, w: int, rng: np.random.Generator, detail: float = 1.0) -
         best[m], lab[m] = d[m], i
     lab = cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int32)
     base = _FIELD_COLOURS[rng.integers(len(_FIELD_COLOURS), size=k)] * rng.uniform(0.9, 1.1, (k, 3))
-    rows = (rng.random(k) < 0.55).astype(np.float32) * rng.uniform(0.08, 0.22, k) * min(detail, 1.0)  # crop rows
+    rows = (rng.random(k) < 0.55).astype(np.float32) * rng.uniform(0.08, 0.22, k) * min(detail, 1.0) * rows
     ang = rng.uniform(0, np.pi, k).astype(np.float32)
     per = rng.uniform(7, 16, k).astype(np.float32)
     Y, X = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -58,6 +63,9 @@ def make_ground(h: int, w: int, rng: np.random.Generator, detail: float = 1.0) -
     edge = (lab != np.roll(lab, 1, 0)) | (lab != np.roll(lab, 1, 1))
     edge = cv2.dilate(edge.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=int(rng.integers(1, 4)))
     hedge = cv2.GaussianBlur(edge.astype(np.float32), (0, 0), 1.2)[..., None]
+    if texture is not None:
+        lumps = value_noise(h, w, texture, 14, 2)
+        hedge = cv2.dilate(hedge[..., 0] * np.clip(lumps * 2.2 - 0.7, 0, 1.3), np.ones((3, 3), np.uint8))[..., None]
     img = img * (1 - 0.55 * hedge) + np.array([0.16, 0.26, 0.10], np.float32) * 0.55 * hedge
     # roads: smooth polylines across the canvas
     for _ in range(int(rng.integers(1, 4))):
@@ -113,3 +121,45 @@ def _tree_canopy(canvas: np.ndarray, alpha: np.ndarray, cx: float, cy: float, r:
     a = mm[..., None]
     canvas[y0:y1, x0:x1] = canvas[y0:y1, x0:x1] * (1 - a) + rgb * a
     alpha[y0:y1, x0:x1] = np.maximum(alpha[y0:y1, x0:x1], mm)
+
+
+def relief(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """Hill-shading of real terrain, (h, w) around 1: a random window of a digital elevation model that ships with
+    matplotlib (the Jacksboro fault, 344 x 403 samples), turned and stretched, lit from one side. Real ground has
+    this structure (undulations, furrows, tracks) that value noise lacks; value noise stands in if the file is gone."""
+    try:
+        import matplotlib.cbook as cbook
+
+        dem = np.load(cbook.get_sample_data("jacksboro_fault_dem.npz", asfileobj=False))["elevation"]
+        dem = dem.astype(np.float32)
+        k = int(rng.integers(48, 120))
+        y, x = int(rng.integers(0, dem.shape[0] - k)), int(rng.integers(0, dem.shape[1] - k))
+        z = np.rot90(dem[y:y + k, x:x + k], int(rng.integers(4)))
+        z = cv2.resize(z, (w, h), interpolation=cv2.INTER_CUBIC)
+    except Exception:  # noqa: BLE001  (a trimmed matplotlib without sample data)
+        z = value_noise(h, w, rng, 40, 4) * 300
+    gy, gx = np.gradient(z / (np.ptp(z) + 1e-6) * 40.0)
+    a = rng.uniform(0, 2 * np.pi)
+    shade = (gx * np.cos(a) + gy * np.sin(a)) / np.sqrt(1 + gx ** 2 + gy ** 2)
+    return (1.0 + 0.35 * np.clip(shade, -1, 1)).astype(np.float32)
+
+
+def photographic(ground: np.ndarray, rng: np.random.Generator, detail: float = 1.0) -> np.ndarray:
+    """The realistic style's ground texture on top of `make_ground`: the relief of real terrain, grain and clumps
+    at several scales (grass tufts, clods, gravel), uneven colour within a field, and specks. In place."""
+    h, w = ground.shape[:2]
+    ground *= relief(h, w, rng)[..., None]
+    grey = ground.mean(-1, keepdims=True)
+    ground[:] = 0.92 * (0.72 * ground + 0.28 * grey)  # real vegetation and soil seen from the air: muted, darker
+    lum = (0.22 * detail * (value_noise(h, w, rng, 1.5, 1) - 0.5) + 0.14 * (value_noise(h, w, rng, 5, 2) - 0.5)
+           + 0.16 * (value_noise(h, w, rng, 60, 2) - 0.5))
+    ground *= (1.0 + lum)[..., None]
+    chroma = np.stack([value_noise(h // 4 + 2, w // 4 + 2, rng, 6, 2) for _ in range(3)], -1) - 0.5
+    ground *= 1.0 + 0.08 * cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR)
+    green = ground[..., 1] > ground[..., 0] * 1.08  # grass: dark tufts and clumps
+    tufts = green & (value_noise(h, w, rng, 2.0, 1) > 0.72)
+    ground[tufts] *= 0.78
+    specks = rng.random((h, w)) < 0.03 * detail
+    ground[specks] *= rng.uniform(0.55, 1.35, (int(specks.sum()), 1)).astype(np.float32)
+    np.clip(ground, 0, 1, out=ground)
+    return ground

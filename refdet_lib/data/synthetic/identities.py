@@ -64,6 +64,17 @@ class ObjectIdentity:
         """Hue of the primary colour in degrees [0, 360)."""
         return _rgb_to_hsv(self.primary)[0]
 
+    style = "simple"
+    metres = None  # the simple style has no real sizes: distractors are sized around the target
+
+    def render(self, length: float, angle: float = 0.0, light_dir: float = -2.3, ss: int = 3,
+               elevation=None):  # noqa: ARG002  (RealIdentity.render's signature; a flat sticker has no sun height)
+        """(rgb, alpha, height) like RealIdentity.render; a flat sticker's height is 0 (shadows as before)."""
+        from .shapes import render_sprite
+
+        rgb, alpha = render_sprite(self, length, angle, light_dir, ss)
+        return rgb, alpha, np.zeros_like(alpha)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -9,9 +9,9 @@ from typing import Sequence
 import numpy as np
 
 from ...ops.runs import runs
-from .camera import PARALLAX, CameraPath, _project, _sample_path
+from .camera import PARALLAX, CameraPath, _footprint, _project, _sample_path
 from .identities import ObjectIdentity
-from .shapes import render_sprite
+from .style import Realism
 
 
 def intervals_ok(vis: np.ndarray, min_visible: float = 0.3) -> tuple[bool, int]:
@@ -58,19 +58,21 @@ def _visible_fraction(path, pts, trees, W, H) -> np.ndarray:
 
 
 def plan_video(rng: np.random.Generator, target: ObjectIdentity, distractors: Sequence[ObjectIdentity], n: int,
-               W: int, H: int, object_size: tuple[float, float], min_visible: float = 0.3) -> VideoPlan:
+               W: int, H: int, object_size: tuple[float, float], min_visible: float = 0.3,
+               realism: Realism = Realism.off(), flight: np.random.Generator | None = None) -> VideoPlan:
     """Choose a camera path, where the target and distractors lie, and tree crowns, so that the target is visible
-    in 1-3 stretches of frames with gaps between them (out of frame or under a crown)."""
+    in 1-3 stretches of frames with gaps between them (out of frame or under a crown). With `realism`, the flight
+    (from the `flight` generator) climbs, turns and tilts, and objects with real sizes keep them to each other."""
     lo, hi = object_size
     angle = float(rng.uniform(0, 2 * np.pi))
     L0 = 40.0
-    _, a0 = render_sprite(target, L0, angle, ss=2)
+    a0 = target.render(L0, angle, ss=2)[1]
     yy, xx = np.nonzero(a0 > 0.5)
     pts0 = np.stack([xx - a0.shape[1] / 2 + 0.5, yy - a0.shape[0] / 2 + 0.5], 1).astype(np.float64)
     want = int(rng.choice([1, 2, 3], p=[0.3, 0.4, 0.3]))
     best = None
     for attempt in range(400):
-        path = _sample_path(rng, n, W)
+        path = _sample_path(rng, n, W, flight, realism.altitude, realism.rotation, realism.tilt)
         # size: the box's longest side over the path must stay within [lo, hi]
         img = _project(CameraPath(np.zeros_like(path.center), path.heading, path.zoom), pts0, 0, 0)
         ext = np.maximum(np.ptp(img[..., 0], 1), np.ptp(img[..., 1], 1)) + 1.0      # (n,) at length L0
@@ -107,6 +109,8 @@ def plan_video(rng: np.random.Generator, target: ObjectIdentity, distractors: Se
         for _ in range(50):
             L = math.exp(rng.uniform(math.log(lo), math.log(hi))) * length / max(lo, min(hi, length))
             L = float(np.clip(L, 0.7 * length * lo / hi + 0.3 * lo, 1.6 * length))
+            if ident.metres and target.metres:  # real things keep their real sizes: a car dwarfs a backpack
+                L = float(np.clip(length * ident.metres / target.metres * rng.uniform(0.9, 1.1), 0.5 * lo, 3 * hi))
             if rng.random() < 0.5:
                 ang = rng.uniform(0, 2 * np.pi)
                 p = pos + rng.uniform(2.0, 5.0) * length * np.array([math.cos(ang), math.sin(ang)])
@@ -119,13 +123,17 @@ def plan_video(rng: np.random.Generator, target: ObjectIdentity, distractors: Se
                 objects.append(Placement(ident, p, L, float(rng.uniform(0, 2 * np.pi)), j + 2))
                 break
     # world canvas: every view footprint and object, plus a margin; shift everything to start at (0, 0)
-    corners = np.array([[0, 0], [W, 0], [0, H], [W, H]], np.float64) - [W / 2, H / 2]
-    c, s = np.cos(path.heading), np.sin(path.heading)
-    wx = path.center[:, None, 0] + (c[:, None] * corners[:, 0] + s[:, None] * corners[:, 1]) / path.zoom[:, None]
-    wy = path.center[:, None, 1] + (-s[:, None] * corners[:, 0] + c[:, None] * corners[:, 1]) / path.zoom[:, None]
+    if path.tilted:
+        foot = _footprint(path, W, H)  # (n, 4, 2)
+        wx, wy = foot[..., 0], foot[..., 1]
+    else:
+        corners = np.array([[0, 0], [W, 0], [0, H], [W, H]], np.float64) - [W / 2, H / 2]
+        c, s = np.cos(path.heading), np.sin(path.heading)
+        wx = path.center[:, None, 0] + (c[:, None] * corners[:, 0] + s[:, None] * corners[:, 1]) / path.zoom[:, None]
+        wy = path.center[:, None, 1] + (-s[:, None] * corners[:, 0] + c[:, None] * corners[:, 1]) / path.zoom[:, None]
     allx = np.concatenate([wx.ravel(), [o.center[0] for o in objects]])
     ally = np.concatenate([wy.ravel(), [o.center[1] for o in objects]])
-    margin = 2 * hi + 8
+    margin = 2 * (max(hi, max(o.length for o in objects)) if target.metres else hi) + 8
     mn = np.array([allx.min() - margin, ally.min() - margin])
     size = (int(math.ceil(ally.max() + margin - mn[1])), int(math.ceil(allx.max() + margin - mn[0])))
     path.shift(-mn)

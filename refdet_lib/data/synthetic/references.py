@@ -1,4 +1,5 @@
-"""Reference photos: close-ups of an object as a person takes them before a search flight."""
+"""Reference photos of the simple style: clean close-ups of an object on a plain or blurred background
+(the realistic style's photos at ground level, in clutter, are in `photos.py`)."""
 from __future__ import annotations
 
 import cv2
@@ -7,7 +8,6 @@ import numpy as np
 from .canvas import _darken, _paste
 from .ground import make_ground, value_noise
 from .identities import ObjectIdentity
-from .shapes import render_sprite
 
 _FLOORS = ((0.55, 0.55, 0.53), (0.45, 0.36, 0.26), (0.33, 0.45, 0.2), (0.3, 0.3, 0.32), (0.7, 0.66, 0.58))
 
@@ -19,7 +19,7 @@ def render_reference(ident: ObjectIdentity, rng: np.random.Generator, size_range
     Wc = int(np.clip(Hc * rng.uniform(0.8, 1.3), size_range[0], size_range[1]))
     L = min(Hc, Wc) * rng.uniform(0.5, 0.72)
     angle = float(rng.uniform(0, 2 * np.pi))
-    rgb, alpha = render_sprite(ident, L, angle, light_dir=float(rng.uniform(0, 2 * np.pi)), ss=2)
+    rgb, alpha, _ = ident.render(L, angle, light_dir=float(rng.uniform(0, 2 * np.pi)), ss=2)
     S = alpha.shape[0]
     # thickness: darker copies stacked below the top face, as seen from an oblique viewpoint
     th = max(1, int(0.08 * L))

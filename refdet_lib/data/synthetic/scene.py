@@ -1,5 +1,10 @@
-"""A planned video made concrete: the world painted once (ground, objects, shadows, crowns, clouds), frames
-rendered by warping it, with camera effects and the label map that gives exact boxes."""
+"""A planned video made concrete: the world painted once (ground, objects, shadows, crowns, clouds, and in the
+realistic style clutter and occluders), frames rendered by warping it (perspective when the camera is tilted), with
+camera effects (optics blur, motion blur, sensor noise) and the label map that gives exact boxes.
+
+Annotation rule: a frame gets the target's box when at least `min_visible` (30 %) of its area is visible, that is
+inside the frame and not under a tree crown, a bush or tall grass; the box is the tight box of the visible pixels.
+"""
 from __future__ import annotations
 
 import math
@@ -11,10 +16,11 @@ import numpy as np
 
 from .camera import PARALLAX
 from .canvas import _darken, _paste
-from .ground import _tree_canopy, make_ground, value_noise
+from .dressing import cast_shadow, motion_kernel, paint_clutter, paint_occluder
+from .ground import _tree_canopy, make_ground, photographic, value_noise
 from .identities import ObjectIdentity
 from .plan import VideoPlan, intervals_ok, plan_video
-from .shapes import render_sprite
+from .style import Realism, default_object_size
 
 
 @dataclass
@@ -40,10 +46,18 @@ class RenderedFrame:
 class VideoScene:
     """A planned video made concrete: world canvas (ground + objects), tree layer, cloud shadows, camera effects."""
 
-    def __init__(self, plan: VideoPlan, width: int, height: int, rng: np.random.Generator, detail: float = 1.0):
-        self.plan, self.W, self.H = plan, width, height
+    def __init__(self, plan: VideoPlan, width: int, height: int, rng: np.random.Generator, detail: float = 1.0,
+                 realism: Realism = Realism.off(), extra: Optional[np.random.Generator] = None,
+                 object_size: tuple[float, float] = (12.0, 60.0)):
+        """`realism` switches the realistic scene's parts on; they draw from `extra` only, so the simple style's
+        scene (realism off) is drawn from `rng` exactly as it always was."""
+        self.plan, self.W, self.H, self.realism = plan, width, height, realism
+        extra = extra if extra is not None else np.random.default_rng(0)
         h, w = plan.world_size
-        self.ground = make_ground(h, w, rng, detail)
+        self.ground = make_ground(h, w, rng, detail, rows=0.35 if realism.clutter else 1.0,
+                                  texture=extra if realism.clutter else None)
+        if realism.clutter:  # photographic grain, clumps and uneven colour (from `extra`: rng's draws unchanged)
+            photographic(self.ground, extra, detail)
         self.labels = np.zeros((h, w), np.uint8)
         sun = rng.uniform(0, 2 * np.pi)
         self.sun = np.array([math.cos(sun), math.sin(sun)])
@@ -58,13 +72,20 @@ class VideoScene:
                         360, (0.1, 0.12, 0.08), -1, cv2.LINE_AA)
             cv2.ellipse(self.ground, (int(cx), int(cy)), axes, float(rng.uniform(0, 180)), 0, 360, col, -1,
                         cv2.LINE_AA)
+        self.dressing = {"clutter": 0, "occluders": 0}  # what the realistic scene's parts painted (tests read it)
+        if realism.clutter:  # rocks, logs, puddles, litter of the objects' size: not objects
+            self.dressing["clutter"] = paint_clutter(self.ground, extra, float(sun + np.pi), object_size)
+        elevation = float(extra.uniform(0.55, 1.2)) if realism.cast_shadows else 0.9
         self.n_pixels = {}
         for o in plan.objects:
-            rgb, alpha = render_sprite(o.identity, o.length, o.angle, light_dir=sun + np.pi, ss=3)
+            rgb, alpha, hgt = o.identity.render(o.length, o.angle, light_dir=sun + np.pi, ss=3, elevation=elevation)
             # soft shadow on the ground, then the object; the label map marks the object's own pixels only
-            sh = cv2.GaussianBlur(alpha, (0, 0), max(o.length / 25, 0.6))
-            d = 0.12 * o.length * self.sun
-            _darken(self.ground, sh, o.center[0] + d[0], o.center[1] + d[1], 0.4)
+            if realism.cast_shadows:
+                cast_shadow(self.ground, alpha, hgt, *o.center, self.sun, elevation, float(extra.uniform(0.4, 0.6)))
+            else:
+                sh = cv2.GaussianBlur(alpha, (0, 0), max(o.length / 25, 0.6))
+                d = 0.12 * o.length * self.sun
+                _darken(self.ground, sh, o.center[0] + d[0], o.center[1] + d[1], 0.4)
             reg = _paste(self.ground, rgb, alpha, *o.center)
             if reg is not None:
                 y0, y1, x0, x1 = reg
@@ -73,6 +94,11 @@ class VideoScene:
                 a = alpha[y0 - oy:y1 - oy, x0 - ox:x1 - ox] > 0.5
                 self.labels[y0:y1, x0:x1][a] = o.label
                 self.n_pixels[o.label] = int(a.sum())
+        if realism.occluders:  # bushes / tall grass over part of some objects (their pixels are then not visible)
+            for o in plan.objects:
+                if extra.random() < 0.3:
+                    paint_occluder(self.ground, self.labels, extra, *o.center, o.length)
+                    self.dressing["occluders"] += 1
         canopy, calpha = np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
         for x, y, r in plan.trees:
             # crown shadow on the ground (the crown itself is on the parallax layer)
@@ -83,6 +109,8 @@ class VideoScene:
             sx, sy = x + 0.6 * r * self.sun[0], y + 0.6 * r * self.sun[1]
             _darken(self.ground, disc, sx, sy, 0.4)
             _tree_canopy(canopy, calpha, x, y, r, rng)
+        if realism.clutter:  # the crowns as muted as the ground beneath them
+            canopy = 0.85 * (0.55 * canopy + 0.45 * canopy.mean(-1, keepdims=True))
         # warping uint8 canvases is several times faster than float32 ones
         self.ground_u8 = (np.clip(self.ground, 0, 1) * 255 + 0.5).astype(np.uint8)
         del self.ground
@@ -105,49 +133,75 @@ class VideoScene:
         rr = ((xx - width / 2) / (width / 2)) ** 2 + ((yy - height / 2) / (height / 2)) ** 2
         self.vignette = (1.0 - rng.uniform(0.05, 0.18) * rr / 2).astype(np.float32)
         self.blur = float(rng.uniform(0.55, 0.95))
+        if realism.motion_blur:  # a sharper lens; the motion adds its own blur
+            self.blur *= 0.65
         self._pad = 32
         self.noise_tile = rng.standard_normal((height + self._pad, width + self._pad, 3), np.float32) * \
             float(rng.uniform(0.004, 0.01))
         self.noise_rng = np.random.default_rng(int(rng.integers(1 << 31)))
+        # motion blur: the exposure's share of the frame interval, and a little shake
+        self.exposure = float(extra.uniform(0.05, 0.35)) if realism.motion_blur else 0.0  # 1/500 .. 1/70 s
+        self.shake = extra.normal(0, 0.6, (n, 2)) if realism.motion_blur else np.zeros((n, 2))
 
     def __len__(self) -> int:
         return len(self.plan.path.zoom)
 
+    @staticmethod
+    def _warp(img: np.ndarray, M: np.ndarray, size: tuple[int, int], flags: int, border: int) -> np.ndarray:
+        """warpAffine for a 2x3 matrix, warpPerspective for a 3x3 homography (a tilted camera)."""
+        if M.shape[0] == 2:
+            return cv2.warpAffine(img, M, size, flags=flags, borderMode=border)
+        return cv2.warpPerspective(img, M, size, flags=flags, borderMode=border)
+
+    def _area_scale(self, i: int, point: np.ndarray) -> float:
+        """Image pixels per world pixel of area at `point` in frame i: zoom^2, or |det J| of the homography."""
+        M = self.plan.path.matrix(i, self.W, self.H)
+        if M.shape[0] == 2:
+            return float(self.plan.path.zoom[i] ** 2)
+        w = M[2, 0] * point[0] + M[2, 1] * point[1] + M[2, 2]
+        return float(abs(np.linalg.det(M)) / max(abs(w), 1e-9) ** 3)
+
     def render(self, i: int) -> RenderedFrame:
         W, H, path = self.W, self.H, self.plan.path
         M = path.matrix(i, W, H)
-        img = cv2.warpAffine(self.ground_u8, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        img = self._warp(self.ground_u8, M, (W, H), cv2.INTER_LINEAR, cv2.BORDER_REFLECT)
         img = img.astype(np.float32)
-        lab = cv2.warpAffine(self.labels, M, (W, H), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        lab = self._warp(self.labels, M, (W, H), cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
         if self.has_trees:
             Mt = path.matrix(i, W, H, gain=PARALLAX)
-            a = cv2.warpAffine(self.tree_alpha, Mt, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            a = self._warp(self.tree_alpha, Mt, (W, H), cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
             if a.max() > 0:
-                tr = cv2.warpAffine(self.tree_rgb, Mt, (W, H), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT)
+                tr = self._warp(self.tree_rgb, Mt, (W, H), cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
                 img = cv2.blendLinear(img, tr.astype(np.float32), 1.0 - a, a)
                 lab[a >= 0.5] = 0
         light = self.vignette * self.gain[i]                       # (H, W) multiplicative light of this frame
         if self.cloud_strength > 0:
             k = self.cloud_scale
             # cloud canvas q -> world k*q + drift*i -> image, evaluated at 1/k resolution then upsampled
-            A = M[:, :2]
-            off = (A @ (self.cloud_drift * i) + M[:, 2]) / k
-            cl = cv2.warpAffine(self.clouds, np.hstack([A, off[:, None]]), (W // k + 1, H // k + 1),
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            if M.shape[0] == 2:
+                A = M[:, :2]
+                off = (A @ (self.cloud_drift * i) + M[:, 2]) / k
+                Mc = np.hstack([A, off[:, None]])
+            else:
+                S = np.array([[k, 0, self.cloud_drift[0] * i], [0, k, self.cloud_drift[1] * i], [0, 0, 1.0]])
+                Mc = np.diag([1 / k, 1 / k, 1.0]) @ M @ S
+            cl = self._warp(self.clouds, Mc, (W // k + 1, H // k + 1), cv2.INTER_LINEAR, cv2.BORDER_REFLECT)
             cl = cv2.resize(cl, (W, H), interpolation=cv2.INTER_LINEAR)
             light = light * (1.0 - self.cloud_strength * np.clip((cl - 0.45) * 4, 0, 1))
         img *= light[..., None] * (self.tint / 255.0)
         img = cv2.GaussianBlur(img, (0, 0), self.blur)
+        if self.exposure > 0:  # the image moves during the exposure: blur along the motion of the frame's centre
+            ker = motion_kernel(*(self._centre_motion(i) * self.exposure + self.shake[i]))
+            if ker is not None:
+                img = cv2.filter2D(img, -1, ker, borderType=cv2.BORDER_REFLECT)
         # sensor noise: a random crop of a fixed noise tile (drawing fresh noise every frame is the slow part)
         dy, dx = self.noise_rng.integers(0, self._pad, 2)
         img += self.noise_tile[dy:dy + H, dx:dx + W]
         image = cv2.convertScaleAbs(img, alpha=255.0)             # saturating cast to uint8
-        z2 = path.zoom[i] ** 2
         visible = {}
         counts = np.bincount(lab.ravel(), minlength=len(self.plan.objects) + 2)
         for o in self.plan.objects:
-            full = self.n_pixels.get(o.label, 0) * z2
+            full = self.n_pixels.get(o.label, 0) * self._area_scale(i, o.center)
             visible[o.label] = float(min(counts[o.label] / full, 1.0)) if full > 0 else 0.0
         return RenderedFrame(image, lab, visible)
 
@@ -158,15 +212,29 @@ class VideoScene:
         out = np.zeros(len(self), np.float32)
         if full == 0:
             return out
+        centre = next(o.center for o in self.plan.objects if o.label == label)
         for i in range(len(self)):
-            lab = cv2.warpAffine(self.labels, path.matrix(i, W, H), (W, H), flags=cv2.INTER_NEAREST,
-                                 borderMode=cv2.BORDER_CONSTANT) == label
+            lab = self._warp(self.labels, path.matrix(i, W, H), (W, H), cv2.INTER_NEAREST,
+                             cv2.BORDER_CONSTANT) == label
             if self.has_trees:
-                a = cv2.warpAffine(self.tree_alpha, path.matrix(i, W, H, gain=PARALLAX), (W, H),
-                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+                a = self._warp(self.tree_alpha, path.matrix(i, W, H, gain=PARALLAX), (W, H), cv2.INTER_LINEAR,
+                               cv2.BORDER_CONSTANT)
                 lab &= a < 0.5
-            out[i] = min(float(lab.sum()) / (full * path.zoom[i] ** 2), 1.0)
+            out[i] = min(float(lab.sum()) / (full * self._area_scale(i, centre)), 1.0)
         return out
+
+    def _homography(self, i: int) -> np.ndarray:
+        M = self.plan.path.matrix(i, self.W, self.H)
+        return np.vstack([M, [0, 0, 1]]) if M.shape[0] == 2 else M
+
+    def _centre_motion(self, i: int) -> np.ndarray:
+        """Image pixels the ground under the frame's centre moves per frame (from frame i-1 to i+1, halved)."""
+        a, b = max(i - 1, 0), min(i + 1, len(self) - 1)
+        if a == b:
+            return np.zeros(2)
+        w = np.linalg.solve(self._homography(i), np.array([self.W / 2, self.H / 2, 1.0]))  # that ground point
+        pa, pb = self._homography(a) @ w, self._homography(b) @ w
+        return (pb[:2] / pb[2] - pa[:2] / pa[2]) / (b - a)
 
     def frames(self) -> Iterator[RenderedFrame]:
         for i in range(len(self)):
@@ -175,8 +243,9 @@ class VideoScene:
 
 def make_video_scene(target: ObjectIdentity, distractors: Sequence[ObjectIdentity], n_frames: int, width: int,
                      height: int, seed, object_size: Optional[tuple] = None, min_visible: float = 0.3,
-                     detail: float = 1.0) -> VideoScene:
-    """Plan and build one video's scene, deterministic for `seed` (an int or a sequence of ints)."""
+                     detail: float = 1.0, realism: Realism = Realism.off()) -> VideoScene:
+    """Plan and build one video's scene, deterministic for `seed` (an int or a sequence of ints). The realistic
+    scene's parts (`realism`) draw from a second generator seeded from the same seed."""
     if n_frames < 2:
         raise ValueError(f"n_frames must be at least 2, got {n_frames}")
     if width < 32 or height < 32:
@@ -185,17 +254,14 @@ def make_video_scene(target: ObjectIdentity, distractors: Sequence[ObjectIdentit
         if d.appearance == target.appearance:
             raise ValueError(f"distractor {d.name!r} has the target {target.name!r}'s appearance")
     rng = np.random.default_rng(seed)
-    size = object_size or default_object_size(width)
+    extra = np.random.default_rng([*np.atleast_1d(seed).tolist(), 97])
+    size = object_size or default_object_size(width, getattr(target, "style", "simple"))
     # the plan approximates visibility (point samples, crowns as discs); the built scene is checked exactly and
     # re-planned in the rare case its stretches of visibility break the 1-3 interval rule
     for _ in range(6):
-        plan = plan_video(rng, target, distractors, n_frames, width, height, size, min_visible)
-        scene = VideoScene(plan, width, height, rng, detail)
+        plan = plan_video(rng, target, distractors, n_frames, width, height, size, min_visible, realism, extra)
+        scene = VideoScene(plan, width, height, rng, detail, realism, extra, size)
         if intervals_ok(scene.visible_fractions(1), min_visible)[0]:
             break
     return scene
 
-
-def default_object_size(width: int) -> tuple[float, float]:
-    """(min, max) longest box side: 12-60 px in a 640-wide frame, scaled with the width."""
-    return 12.0 * width / 640, 60.0 * width / 640

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from .identities import ObjectIdentity
+if TYPE_CHECKING:  # the identity draws itself with these functions: no import cycle at run time
+    from .identities import ObjectIdentity
 
 
 def _arc(cx, cy, rx, ry, a0, a1, n=8):

@@ -2,6 +2,7 @@
 set for stage 1, the generated training set and the committed data_samples/."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -14,10 +15,14 @@ import numpy as np
 from ...ops.runs import runs
 from ..annotations import REF_DIR, VIDEO_NAME
 from .camera import CameraPath
+from .casting import extras_pool, pick_distractors, sample_targets
 from .identities import ObjectIdentity, sample_identities
+from .photos import render_ground_photo
 from .plan import Placement, VideoPlan
+from .realistic import identity_from_dict
 from .references import render_reference
-from .scene import VideoScene, default_object_size, make_video_scene
+from .scene import VideoScene, make_video_scene
+from .style import STYLES, Realism, default_object_size
 
 META_NAME = "synth_meta.json"
 
@@ -45,50 +50,65 @@ def _intervals(boxes: dict[int, tuple]) -> list[dict]:
                          "y2": int(boxes[f][3])} for f in range(a, b + 1)]} for a, b in runs(boxes)]
 
 
+def _n_refs(n_refs, rng) -> int:
+    """An int, or a (lo, hi) range drawn per video (the realistic style: 1 to 5 photos per object)."""
+    if isinstance(n_refs, (tuple, list)):
+        return int(rng.integers(n_refs[0], n_refs[1] + 1))
+    return int(n_refs)
+
+
 def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int = 0, width: int = 640,
-                     height: int = 360, fps: float = 25, identities: Optional[Sequence[ObjectIdentity]] = None,
-                     n_refs: int = 3, n_distractors: int = 3, class_names: Optional[Sequence[str]] = None, *,
+                     height: int = 360, fps: float = 25, identities: Optional[Sequence] = None,
+                     n_refs: int | tuple = 3, n_distractors: int = 3, class_names: Optional[Sequence[str]] = None, *,
                      split: str = "train", exclude: Iterable = (), object_size: Optional[tuple] = None,
                      min_visible: float = 0.3, detail: float = 1.0, overwrite: bool = False,
-                     progress: bool = False) -> Path:
+                     progress: bool = False, style: Optional[str] = None,
+                     realism: Optional[Realism] = None) -> Path:
     """Write a synthetic dataset in the guide's layout under `out_dir` and return `out_dir` as a Path.
 
     One video per identity (`video_id` = identity name, made unique with a suffix if identities repeat).
-    identities: the targets; default `sample_identities(n_videos, seed, exclude, split, class_names)`.
+    style: "realistic" (the default) or "simple" (style.py); with `identities` given, theirs.
+    realism: which parts of the realistic scene are on (default: all of them for "realistic", none for "simple").
+    identities: the targets; default drawn for the style (sample_real_identities / sample_identities).
+    n_refs: reference photos per video, or a (lo, hi) range drawn per video.
     n_distractors: other identities on the ground of every video, drawn from the other targets and extra
-    identities of the same split (never the target's appearance).
-    object_size: (min, max) longest box side in px (default 12-60 scaled to the width).
+    identities of the same split (never the target's appearance; the realistic style's first two are hard ones).
+    object_size: (min, max) longest box side in px (default: 12-60 simple, 8-80 realistic, scaled to the width).
     min_visible: a frame gets a box when at least this fraction of the target's area is visible.
     detail: amplitude of fine ground texture (lower -> smaller mp4 files).
     overwrite: replace `samples/` and `annotations/` of an existing dataset in `out_dir` (else FileExistsError).
     Also writes `<out>/synth_meta.json` (identities, distractors, seeds) beside the guide's folders.
     """
     out = Path(out_dir)
-    if n_videos < 1 or n_frames < 2 or n_refs < 0 or n_distractors < 0:
+    lo_refs = min(n_refs) if isinstance(n_refs, (tuple, list)) else n_refs
+    if n_videos < 1 or n_frames < 2 or lo_refs < 0 or n_distractors < 0:
         raise ValueError(f"generate_dataset: need n_videos >= 1, n_frames >= 2, n_refs >= 0, n_distractors >= 0; "
                          f"got {n_videos}, {n_frames}, {n_refs}, {n_distractors}")
+    if identities is not None and len(identities):
+        style = getattr(identities[0], "style", "simple")
+    style = style or "realistic"
+    if style not in STYLES:
+        raise ValueError(f"generate_dataset: style must be one of {', '.join(STYLES)}, got {style!r}")
+    realism = realism if realism is not None else Realism.for_style(style)
     exclude = list(exclude)
     if identities is None:
-        identities = sample_identities(n_videos, seed, exclude, split, class_names)
+        identities = sample_targets(style, n_videos, seed, exclude, split, class_names)
     identities = list(identities)
     if not identities:
         raise ValueError("generate_dataset: `identities` is empty")
     targets = [identities[i % len(identities)] for i in range(n_videos)]
-    extras = sample_identities(max(2 * n_distractors, 4), seed + 1_000_003, list(identities) + exclude, split,
-                               class_names)
+    extras = extras_pool(style, max(2 * n_distractors, 4), seed, list(identities) + exclude, split, class_names)
     _prepare_out(out, overwrite)
     entries, meta = [], {"seed": seed, "n_frames": n_frames, "width": width, "height": height, "fps": fps,
-                         "split": split, "videos": []}
+                         "split": split, "style": style, "realism": dataclasses.asdict(realism), "videos": []}
     seen: dict[str, int] = {}
     for i, target in enumerate(targets):
         vid = target.name if target.name not in seen else f"{target.name}_v{seen[target.name]}"
         seen[target.name] = seen.get(target.name, 0) + 1
         rng = np.random.default_rng([int(seed), i, 1])
-        pool = [d for d in list(identities) + extras if d.appearance != target.appearance]
-        pool = list({d.appearance: d for d in pool}.values())
-        distractors = [pool[j] for j in rng.permutation(len(pool))[:n_distractors]]
+        distractors = pick_distractors(target, list(identities) + extras, n_distractors, rng, realism, exclude, split)
         scene = make_video_scene(target, distractors, n_frames, width, height, [int(seed), i, 2], object_size,
-                                 min_visible, detail)
+                                 min_visible, detail, realism)
         vdir = out / "samples" / vid
         (vdir / REF_DIR).mkdir(parents=True)
         writer = cv2.VideoWriter(str(vdir / VIDEO_NAME), cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
@@ -103,8 +123,9 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
             if b is not None:
                 boxes[f] = b
         writer.release()
-        for k in range(n_refs):
-            _write_jpg(vdir / REF_DIR / f"img_{k + 1}.jpg", render_reference(target, rng))
+        photo = render_ground_photo if style == "realistic" and realism.ref_settings else render_reference
+        for k in range(_n_refs(n_refs, rng)):
+            _write_jpg(vdir / REF_DIR / f"img_{k + 1}.jpg", photo(target, rng))
         entries.append({"video_id": vid, "annotations": _intervals(boxes)})
         meta["videos"].append({"video_id": vid, "target": target.to_dict(),
                                "distractors": [d.to_dict() for d in distractors]})
@@ -123,8 +144,8 @@ def load_meta(root) -> dict:
         raise FileNotFoundError(f"{p}: not a dataset written by generate_dataset (no {META_NAME})")
     meta = json.loads(p.read_text())
     for v in meta["videos"]:
-        v["target"] = ObjectIdentity.from_dict(v["target"])
-        v["distractors"] = [ObjectIdentity.from_dict(d) for d in v["distractors"]]
+        v["target"] = identity_from_dict(v["target"])
+        v["distractors"] = [identity_from_dict(d) for d in v["distractors"]]
     return meta
 
 
@@ -184,6 +205,8 @@ def write_base_set(out_dir, n_images: int = 96, identities: Optional[Sequence[Ob
 # The committed samples
 # ----------------------------------------------------------------------------------------------------------------
 DATA_SAMPLES = dict(train=dict(n_videos=8, n_frames=150, seed=0), test=dict(n_videos=4, n_frames=150, seed=1000))
+# photos per object: the realistic style's 1 to 5 (>= 3 in the test split, so its 3-shot figures are honest)
+SAMPLE_REFS = {"realistic": {"train": (1, 5), "test": (3, 5)}, "simple": {"train": 3, "test": 3}}
 
 
 def seen_identities(root) -> list[ObjectIdentity]:
@@ -194,9 +217,10 @@ def seen_identities(root) -> list[ObjectIdentity]:
 
 def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48, n_frames: int = 60,
                       seed: int = 2000, detail: float = 0.5, overwrite: bool = False, progress: bool = False,
-                      split: str = "train") -> Path:
-    """A larger train split for few-shot learning: many train-split identities (shapes, hues and the zigzag texture
-    of the test split never used), none of them shown in the generated datasets `avoid` (targets or distractors).
+                      split: str = "train", style: str = "realistic") -> Path:
+    """A larger train split for few-shot learning: many train-split identities (never a test-split hue bin; in the
+    simple style not its shapes and zigzag texture either), none of them shown in the generated datasets `avoid`
+    (targets or distractors), in `style`.
 
     A matcher learns to compare from variety: data_samples/train has 8 identities, which a model memorises.
     split="test" makes more *novel* videos instead (test-split shapes and hues), e.g. a larger test set than
@@ -205,30 +229,31 @@ def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48,
     """
     out = Path(out_dir)
     settings = {"n_videos": n_videos, "n_frames": n_frames, "seed": seed, "detail": detail,
-                "avoid": [str(a) for a in avoid]} | ({"split": split} if split != "train" else {})
+                "avoid": [str(a) for a in avoid], "style": style} | ({"split": split} if split != "train" else {})
     stamp = out / "training_set.json"
     if not overwrite and stamp.exists() and json.loads(stamp.read_text()) == settings:
         return out
     exclude = [i for a in avoid for i in seen_identities(a)]
     generate_dataset(out, n_videos=n_videos, n_frames=n_frames, seed=seed, width=640, height=360, fps=25,
-                     split=split, exclude=exclude, detail=detail, overwrite=True, progress=progress)
+                     split=split, exclude=exclude, detail=detail, overwrite=True, progress=progress, style=style,
+                     n_refs=(1, 5) if style == "realistic" and split == "train" else 3)
     stamp.write_text(json.dumps(settings))
     return out
 
 
-def make_data_samples(root="data_samples", detail: float = 0.5) -> Path:
-    """Regenerate `data_samples/` exactly: train (8 videos, seed 0, train identities) and test (4 videos, seed 1000,
-    identities with shapes and hues never used in train)."""
+def make_data_samples(root="data_samples", detail: float = 0.5, style: str = "realistic") -> Path:
+    """Regenerate `data_samples/` exactly (`python -m refdet_lib.data.synthetic data_samples`): train (8 videos,
+    seed 0, train identities) and test (4 videos, seed 1000, identities in hues never used in train and none of
+    the train split's targets or distractors), in `style`."""
     root = Path(root)
     tr = DATA_SAMPLES["train"]
-    train_ids = sample_identities(tr["n_videos"], tr["seed"], split="train")
+    train_ids = sample_targets(style, tr["n_videos"], tr["seed"], (), "train")
     generate_dataset(root / "train", identities=train_ids, width=640, height=360, fps=25, split="train",
-                     detail=detail, overwrite=True, **tr)
+                     detail=detail, overwrite=True, n_refs=SAMPLE_REFS[style]["train"], **tr)
     te = DATA_SAMPLES["test"]
     # every identity the train split shows (targets and distractors) is excluded from the test split
-    seen = [v["target"] for v in load_meta(root / "train")["videos"]]
-    seen += [d for v in load_meta(root / "train")["videos"] for d in v["distractors"]]
-    test_ids = sample_identities(te["n_videos"], te["seed"], exclude=seen, split="test")
+    seen = seen_identities(root / "train")
+    test_ids = sample_targets(style, te["n_videos"], te["seed"], seen, "test")
     generate_dataset(root / "test", identities=test_ids, width=640, height=360, fps=25, split="test",
-                     exclude=seen, detail=detail, overwrite=True, **te)
+                     exclude=seen, detail=detail, overwrite=True, n_refs=SAMPLE_REFS[style]["test"], **te)
     return root
