@@ -36,7 +36,8 @@ test-fast: $(STAMP)
 course: $(STAMP)
 	$(BIN)/refdet course run
 
-# does it learn? stage 2 from scratch, scored on novel objects (40-90 minutes on 2 CPU cores: see README)
+# does it learn? detector + verifier from scratch in 30 minutes of training, scored on novel objects (about an hour
+# on 2 CPU cores with the transfer models: benchmarks/README.md)
 learning: $(STAMP)
 	$(BIN)/python benchmarks/learning.py --out runs/learning
 

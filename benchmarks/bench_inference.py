@@ -10,6 +10,10 @@ predict() runs it (boxes + prototype scores; the base-class branch is skipped wh
 training-path forward with that branch, and the full predict() (letterbox + NMS + un-letterbox), are shown beside it.
 On a busy machine use --threads 1 for steadier numbers.
 
+The whole chain a video runs (the verification issue's target, <= 1.5x): letterbox + RefDet + NMS + the verifier on
+each frame's top k = 10 candidates + the tracker, against letterbox + YOLOv8n + ultralytics' NMS, references (and
+the verifier's reference embeddings) computed once.
+
     python benchmarks/bench_inference.py --imgsz 320 --reps 30 [--threads 1]
 """
 from __future__ import annotations
@@ -25,7 +29,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from ultralytics.nn.tasks import DetectionModel
 
 import refdet_lib  # noqa: F401  (offline settings; the package is installed editable)
-from refdet_lib.model import build_refdet
+from refdet_lib.config import VerifierConfig
+from refdet_lib.eval.tracking import TargetTracker
+from refdet_lib.model import build_refdet, build_verifier
+from refdet_lib.ops import letterbox
 
 
 def _sync():
@@ -98,6 +105,24 @@ def main(argv=None):
                             "pred5": lambda: model.predict([frame])}, args.reps)
         t.update(interleaved_ms({"set5": lambda: model.set_references(ref_images(5))}, max(3, args.reps // 5), 1))
         g_yolo, g_ref = gflops(lambda: yolo(x)), gflops(lambda: refdet_step(refs5))
+        # the whole chain per frame: RefDet + verifier (top 10) + tracker vs YOLOv8n + NMS, both from a frame
+        from ultralytics.utils.nms import non_max_suppression
+
+        def yolo_frame():
+            img = letterbox(frame, args.imgsz)[0]
+            xt = torch.from_numpy(img).to(dev).permute(2, 0, 1)[None].float() / 255
+            non_max_suppression(yolo(xt), 0.001, 0.5, max_det=100)
+
+        model.verifier = build_verifier(VerifierConfig(top_k=10)).to(dev).eval()
+        model.set_references(ref_images(3))
+        tracker = TargetTracker()
+        step = iter(range(10 ** 9))
+
+        def chain():  # conf 0: every frame brings its 10 candidates, so the verifier always runs on 10
+            d = model.predict([frame], conf=0.0)[0]
+            tracker.update(next(step), d, frame)
+
+        t.update(interleaved_ms({"yolo_frame": yolo_frame, "chain": chain}, args.reps))
 
     print(f"device {dev}, imgsz {args.imgsz}, support {args.support_size}, head {args.head_mode}, "
           f"references {args.reference_encoder}{' + appearance match' if args.appearance_match else ''}, "
@@ -110,10 +135,15 @@ def main(argv=None):
         print(f"{name:36}{t[k]:>10.2f}{t[k] / t['yolo']:>12.2f}")
     print(f"{'set_references, K=5 (once a video)':36}{t['set5']:>10.2f}")
     print(f"{'GFLOPs: YOLOv8n / RefDet':36}{g_yolo:>10.2f}{g_ref:>8.2f} ({g_ref / g_yolo:.2f}x)")
+    print(f"{'YOLOv8n from a frame (+lb, NMS)':36}{t['yolo_frame']:>10.2f}{1.0:>12.2f}")
+    print(f"{'RefDet + verifier k=10 + tracker':36}{t['chain']:>10.2f}{t['chain'] / t['yolo_frame']:>12.2f}")
     ratio = t["k1"] / t["yolo"]
+    chain = t["chain"] / t["yolo_frame"]
     print(f"ratio RefDet/YOLOv8n = {ratio:.2f} (target <= 1.25: {'OK' if ratio <= 1.25 else 'ABOVE TARGET'}); "
           f"K=5/K=1 = {t['k5'] / t['k1']:.2f} (should be ~1.00)")
-    return {**t, "ratio": ratio, "gflops_yolo": g_yolo, "gflops_refdet": g_ref}
+    print(f"ratio chain (verifier k=10 + tracker)/YOLOv8n = {chain:.2f} (target <= 1.5: "
+          f"{'OK' if chain <= 1.5 else 'ABOVE TARGET'})")
+    return {**t, "ratio": ratio, "chain_ratio": chain, "gflops_yolo": g_yolo, "gflops_refdet": g_ref}
 
 
 if __name__ == "__main__":

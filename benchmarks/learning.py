@@ -1,177 +1,241 @@
-"""Does it learn? Stage 2 from random initialisation, then 3-shot evaluation on the novel objects of
-data_samples/test, side by side with the training-free template-matching baseline.
+"""Does it learn? The learning recipe (refdet_lib.train.recipes.LEARNING: stage 2 from random initialisation, then
+the candidate verifier beside it, calibrated on training videos) trained on a generated training set, scored on
+objects it never saw, side by side with the training-free template-matching baseline.
 
-Training data: by default a generated train split of 48 videos (48 target identities plus distractors, none of
-them shown anywhere in data_samples/test, drawn from the train split's shapes, hues and textures), made once under
---out by `refdet_lib.data.synthetic.make_training_set`; `--train_set data_samples` uses the 8 committed videos.
+    python benchmarks/learning.py [--quick] [--out runs/learning] [--style realistic|simple] [--[no-]transfer]
+                                  [--eval_only] [recipe overrides: --epochs N --verifier_epochs N ...]
 
-Targets (issue "Proof that it learns"): mAP@0.5 >= 0.6 and mean ST-IoU >= 0.5 on the novel objects, and at least 2x
-the baseline's mAP@0.5, within a CPU budget of 30 minutes on 2 cores. The settings below are the committed recipe;
-`--quick` runs a minutes-long version that only checks the pipeline.
+Scored, 3-shot, on every frame of data_samples/test (where the targets are judged) and of 12 more generated videos
+of novel objects (4 test videos are too few to tell two recipes apart): the detector alone, + verifier, + verifier
++ tracking (one box per frame), and the baseline; pooled and per-video mAP@0.5, and precision, recall and ST-IoU at
+the decision's stored threshold (chosen on training videos, never on a test split).
 
-    python benchmarks/learning.py [--quick] [--out runs/learning] [--reference_encoder siamese|dinov2]
-                                  [--no-appearance_match] [--train_set generated|data_samples] [--eval_only]
-                                  [recipe overrides: --epochs N --hard_episodes F --no-mixed_precision ...]
+Targets (the verification issue), with verifier + tracking on data_samples/test: mAP@0.5 >= 0.6 and ST-IoU >= 0.5,
+in 30 minutes of training in all on the measuring machine. Transfer (the realistic-objects issue): a second model
+trained on the *simple* style, and each model scored on the other style's novel videos too.
 
-Besides data_samples/test (where the targets are judged), the model is scored on 12 more generated videos of novel
-objects (--out/novel_set): with 4 test videos, one video's AP moving by 0.4 between two runs hides any ablation.
+Writes <out>/learning.json (and benchmarks/results/learning.json when --out is the default):
+    {"novel": {"detector", "verifier", "verifier_track", "baseline"}, "more_novel": {...}, "transfer": {...},
+     "train_minutes", "cpu", "recipe", ...}    each inner dict: map50, map50_videos, precision, recall, st_iou
+and <out>/novel_examples.png (data_samples/test frames, verifier + tracking at the stored threshold).
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
 import json
+import pickle
+import platform
+import shutil
 import time
 import warnings
 from pathlib import Path
 
+import torch
+
 import refdet_lib  # noqa: F401
 from refdet_lib.data.synthetic import make_training_set
 from refdet_lib.eval import TemplateMatcher, evaluate_model
-from refdet_lib.eval.metrics import best_conf, evaluate_videos
+from refdet_lib.eval.calibration import choose_thresholds, collect_candidates, decide, fit_decision, ground_truth
+from refdet_lib.eval.metrics import evaluate_videos
+from refdet_lib.eval.plots import plot_examples
 from refdet_lib.model import load_model
-from refdet_lib.train.recipes import small_configs
-from refdet_lib.train.run import run_training
+from refdet_lib.runtime import available_cpus, cpu_has_native_bf16
+from refdet_lib.train.recipes import LEARNING, LEARNING_QUICK, train_recipe
 
-RECIPES = {
-    # frames at their native 640 px (objects 10-25 px), trained on 320 px windows that hold the object
-    # bf16 autocast + channels-last convs: 1.45x the steps of fp32 in the same minutes on a CPU with AMX (measured on
-    # one); where bf16 is not native the trainer trains in float32 (emulated bf16 is ~10x slower) and this takes longer
-    "siamese": dict(imgsz=640, train_crop=320, support_size=32, epochs=54, n_way=2, n_query=4, n_episodes=60,
-                    lr=2e-3, mixed_precision=True),
-    # as measured in session 2 (whole frames at 480); not yet re-run with training windows
-    "dinov2": dict(imgsz=480, train_crop=0, support_size=112, epochs=10, n_way=2, n_query=4, n_episodes=40, lr=2e-3),
-}
-TRAIN_SET = dict(n_videos=48, n_frames=60)  # the generated train split: one target identity per video
-QUICK = dict(imgsz=320, train_crop=160, epochs=1, n_way=2, n_query=2, n_episodes=4, lr=2e-3)
-QUICK_SUPPORT = {"siamese": 32, "dinov2": 56}
-TEST_ROOT = "data_samples/test"
-TEST = (f"{TEST_ROOT}/samples", f"{TEST_ROOT}/annotations/annotations.json")
-MORE_NOVEL = dict(n_videos=12, n_frames=60, seed=3000)  # generated under --out/novel_set (see below)
+ROOT = Path(__file__).resolve().parent.parent
+TEST_ROOT = ROOT / "data_samples" / "test"
+RESULTS = ROOT / "benchmarks" / "results" / "learning.json"
+MORE_NOVEL = dict(n_videos=12, n_frames=60, seed=3000)
 MORE_NOVEL_QUICK = dict(n_videos=2, n_frames=16, seed=3000)
+METHODS = ("detector", "verifier", "verifier_track")
+
+
+def paths(root: Path) -> tuple[Path, Path]:
+    return root / "samples", root / "annotations" / "annotations.json"
+
+
+def cpu_name() -> str:
+    """The CPU the figures come from: model, cores this process may use, and whether bf16 is native (AMX /
+    AVX512-BF16: mixed precision trains in bf16) or not (float32; see refdet_lib.runtime)."""
+    name = platform.processor() or platform.machine()
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                name = ln.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return (f"{name}, {available_cpus()} cores, {'native' if cpu_has_native_bf16() else 'no native'} bf16"
+            f"{gpu}")
+
+
+def row(r: dict) -> dict:
+    o = r["overall"]
+    return {"map50": o["map50"], "map50_videos": r["mean_map50"], "precision": o["precision"], "recall": o["recall"],
+            "st_iou": r["mean_st_iou"], "n_pred": o["n_pred_conf"], "conf": r["conf"]}
+
+
+def score_model(model, decisions: dict, root: Path, max_frames, examples: Path | None = None) -> dict:
+    """The three ways of deciding from one pass of the model over a set's videos -> {method: metrics row}; with
+    `examples`, a PNG of frames with the tracked boxes (green) and the ground truth (red)."""
+    cands = collect_candidates(model, *paths(root), max_frames=max_frames)
+    gts = ground_truth(cands)
+    out = {}
+    for m in METHODS:
+        dec, use_v = decisions["detector" if m == "detector" else "verifier"], m != "detector"
+        preds = decide(cands, dec, use_v, track=m == "verifier_track")
+        conf = dec.threshold if m == "verifier_track" else dec.frame_threshold
+        out[m] = row(evaluate_videos(preds, gts, conf=conf))
+        if examples is not None and m == "verifier_track":
+            import matplotlib.pyplot as plt
+
+            fig = plot_examples(preds, gts, paths(root)[0], conf=conf)
+            fig.savefig(examples, dpi=90, bbox_inches="tight")
+            plt.close(fig)
+    return out
+
+
+def baseline(root: Path, max_frames, cache: Path) -> dict:
+    """The template matcher on a set (cached by the set's annotations and videos: it is the same for every run)."""
+    key = hashlib.sha1((str(root) + str(max_frames) + (root / "annotations" / "annotations.json").read_text() +
+                        "".join(str(p.stat().st_size) for p in sorted((root / "samples").rglob("*.mp4"))))
+                       .encode()).hexdigest()[:16]
+    f = cache / f"baseline_{key}.pkl"
+    if f.exists():
+        return pickle.loads(f.read_bytes())
+    preds = {}
+    r = evaluate_model(TemplateMatcher(), *paths(root), shots=(3,), progress=False, verbose=False,
+                       max_frames=max_frames, predictions=preds)["3-shot"]
+    out = row(r)
+    cache.mkdir(parents=True, exist_ok=True)
+    f.write_bytes(pickle.dumps(out))
+    return out
+
+
+def train_and_calibrate(style: str, out: Path, recipe: dict, quick: bool, eval_only: bool) -> tuple[Path, dict]:
+    """Train the recipe on a generated training set of `style` (or find the trained one) -> (refdet.pt, info)."""
+    size = dict(recipe["train_set"])
+    t0 = time.time()
+    train_root = make_training_set(out / f"train_set_{style}", avoid=[TEST_ROOT], style=style, **size)
+    print(f"training set ({style}): {train_root} ({(time.time() - t0) / 60:.1f} min to make or find)")
+    info_file = out / style / "trained.json"
+    if eval_only and info_file.exists():
+        return Path(json.loads(info_file.read_text())["model"]), json.loads(info_file.read_text())
+    info = train_recipe(out / style, train_root, recipe, style=style,
+                        calib_videos=4 if quick else 12, calib_frames=16 if quick else 60)
+    info = {**info, "model": str(info["model"]), "train_set": str(train_root)}
+    info_file.write_text(json.dumps(info, indent=1))
+    return Path(info["model"]), info
+
+
+def decisions_for(model, info: dict, quick: bool) -> dict:
+    """The stored (verifier) decision and, for the 'detector alone' rows, one fitted the same way without it."""
+    train_root = Path(info["train_set"])
+    vids = sorted(p.name for p in (train_root / "samples").iterdir() if p.is_dir())[: 4 if quick else 12]
+    cands = collect_candidates(model, *paths(train_root), videos=vids, max_frames=16 if quick else 60)
+    det = choose_thresholds(cands, fit_decision(cands, use_verifier=False), use_verifier=False)
+    return {"detector": det, "verifier": copy.deepcopy(model.decision)}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="a minutes-long run that only checks the pipeline")
     ap.add_argument("--out", default="runs/learning")
+    ap.add_argument("--style", default="realistic", choices=["realistic", "simple"])
+    ap.add_argument("--transfer", action=argparse.BooleanOptionalAction, default=None,
+                    help="also train on the other style and score each model on the other style's novel videos "
+                         "(default: on, off with --quick)")
+    ap.add_argument("--eval_only", action="store_true", help="skip training: score the models already in --out")
     ap.add_argument("--max_frames", type=int, default=None, help="score only the first N frames of each video")
-    ap.add_argument("--reference_encoder", default="siamese", choices=sorted(RECIPES))
-    ap.add_argument("--appearance_match", action=argparse.BooleanOptionalAction, default=True,
-                    help="add the low-level template match to the prototype score (model/match.py)")
-    ap.add_argument("--train_set", default="generated", choices=["generated", "data_samples"],
-                    help="generated: 48 videos of train-split identities none of data_samples/test shows "
-                         "(made once under --out); data_samples: the 8 committed training videos")
-    ap.add_argument("--eval_only", action="store_true", help="skip training: evaluate the run already in --out")
     g = ap.add_argument_group("recipe overrides (ablations; default: the committed recipe)")
-    int_overrides = ("imgsz", "train_crop", "support_size", "epochs", "n_way", "n_query", "n_episodes")
-    for k in int_overrides:
+    for k in ("epochs", "n_episodes", "imgsz", "train_crop", "n_videos", "verifier_epochs", "verifier_batches"):
         g.add_argument(f"--{k}", type=int, default=None)
     g.add_argument("--lr", type=float, default=None)
-    g.add_argument("--hard_episodes", type=float, default=None, help="share of look-alike episodes (0-1)")
-    g.add_argument("--mixed_precision", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast on the CPU (fast only where the CPU has AMX / AVX512-BF16)")
-    g.add_argument("--n_videos", type=int, default=None, help="videos (target identities) in the generated train set")
-    g.add_argument("--n_frames", type=int, default=None, help="frames per generated training video")
     a = ap.parse_args()
-    enc = a.reference_encoder
-    cfg = dict(QUICK, support_size=QUICK_SUPPORT[enc]) if a.quick else dict(RECIPES[enc])
-    overrides = int_overrides + ("lr", "hard_episodes", "mixed_precision")
-    cfg.update({k: getattr(a, k) for k in overrides if getattr(a, k) is not None})
+    a.transfer = not a.quick if a.transfer is None else a.transfer
+    recipe = copy.deepcopy(LEARNING_QUICK if a.quick else LEARNING)
+    for k in ("epochs", "n_episodes", "imgsz", "train_crop", "lr"):
+        if getattr(a, k) is not None:
+            recipe["detector"][k] = getattr(a, k)
+    if a.n_videos is not None:
+        recipe["train_set"]["n_videos"] = a.n_videos
+    if a.verifier_epochs is not None:
+        recipe["verifier"]["epochs"] = a.verifier_epochs
+    if a.verifier_batches is not None:
+        recipe["verifier"]["n_batches"] = a.verifier_batches
     out = Path(a.out)
-    if a.train_set == "generated":
-        t0 = time.time()
-        size = dict(n_videos=4, n_frames=30) if a.quick else dict(TRAIN_SET)
-        size.update({k: getattr(a, k) for k in size if getattr(a, k) is not None})
-        root = make_training_set(out / "train_set", avoid=[TEST_ROOT], **size)
-        print(f"training set: {root} ({(time.time() - t0) / 60:.1f} min to make or find)")
-        train = (str(root / "samples"), str(root / "annotations" / "annotations.json"))
-    else:
-        size = None
-        train = ("data_samples/train/samples", "data_samples/train/annotations/annotations.json")
-    t0 = time.time()
-    if a.eval_only:
-        prev = json.loads((out / "learning.json").read_text()) if (out / "learning.json").exists() else {}
-        train_min = prev.get("train_minutes", float("nan"))
-    else:
+    out.mkdir(parents=True, exist_ok=True)
+    mf = a.max_frames if a.max_frames is not None else (16 if a.quick else None)
+    styles = [a.style] + ([s for s in ("realistic", "simple") if s != a.style] if a.transfer else [])
+    more = MORE_NOVEL_QUICK if a.quick else MORE_NOVEL
+    sets = {"novel": TEST_ROOT}
+    for s in styles:  # more novel videos of each style (test-split objects, none of data_samples/test's)
+        sets[f"more_novel_{s}"] = make_training_set(out / f"novel_set_{s}", avoid=[TEST_ROOT], split="test",
+                                                    style=s, **more)
+    res = {"recipe": recipe, "style": a.style, "cpu": cpu_name(), "quick": a.quick}
+    for s in styles:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # no validation set: the test videos stay unseen until the evaluation below
-            configs = small_configs(out / "refdet", *train, validate=False, **cfg)
-            configs[1].reference_encoder = enc
-            configs[1].appearance_match = a.appearance_match
-            configs[2].save_interval = cfg["epochs"]  # last.pt is what is evaluated; no per-epoch copies
-            run_training(*configs, verbose=True)
-        train_min = (time.time() - t0) / 60
-    # the recipe's final model (without a validation set there is no best-by-val-loss choice to make)
-    model = load_model(out / "refdet" / "last.pt")
-    mf = a.max_frames if a.max_frames is not None else (16 if a.quick else None)
-    # 12 more novel videos (test-split objects, none of them in data_samples/test): 4 test videos are too few to tell
-    # two recipes apart (per-video AP moves by up to 0.4 between runs); the targets stay judged on data_samples/test
-    more = make_training_set(out / "novel_set", avoid=[TEST_ROOT], split="test",
-                             **(MORE_NOVEL_QUICK if a.quick else MORE_NOVEL))
-    sets = {"novel": TEST, "more_novel": (str(more / "samples"), str(more / "annotations" / "annotations.json"))}
-    preds = {(m, s): {} for m in ("ours", "base") for s in (*sets, "seen")}
-    res = {}
-    for s, paths in sets.items():
-        # out_dir: metrics.json, PR curve, ST-IoU bars and example frames, which notebooks 03 and 08 show
-        res["ours", s] = evaluate_model(model, *paths, shots=(3,), progress=False, verbose=False, max_frames=mf,
-                                        out_dir=out / "novel_eval" if s == "novel" else None,
-                                        predictions=preds["ours", s])["3-shot"]
-        res["base", s] = evaluate_model(TemplateMatcher(), *paths, shots=(3,), progress=False, verbose=False,
-                                        max_frames=mf, predictions=preds["base", s])["3-shot"]
-    # objects they trained on (first 60 frames of 8 training videos): learning vs generalising, and where each
-    # method's confidence threshold is chosen (never on the test objects)
-    seen_videos = sorted(p.name for p in Path(train[0]).iterdir() if p.is_dir())[:8]
-    kw = dict(shots=(3,), progress=False, verbose=False, max_frames=60, videos=seen_videos)
-    seen = evaluate_model(model, *train, predictions=preds["ours", "seen"], **kw)["3-shot"]
-    evaluate_model(TemplateMatcher(), *train, predictions=preds["base", "seen"], **kw)
-    conf = {m: best_conf(*preds[m, "seen"]["3-shot"]) for m in ("ours", "base")}
+            path, info = train_and_calibrate(s, out, recipe, a.quick, a.eval_only)
+            model = load_model(path)
+            dec = decisions_for(model, info, a.quick)
+        scored = {name: score_model(model, dec, root, mf, out / "novel_examples.png"
+                                    if s == a.style and name == "novel" else None)
+                  for name, root in sets.items()}  # every set, in and out
+        res[s] = {"minutes": {k: info[k] for k in ("detector_minutes", "verifier_minutes")},
+                  "detector_epochs": info.get("epochs"),
+                  "decision": {k: v.to_dict() for k, v in dec.items()}, "scores": scored}
+    main_style = res[a.style]
+    res["train_minutes"] = sum(main_style["minutes"].values())
+    for name, key in (("novel", "novel"), (f"more_novel_{a.style}", "more_novel")):
+        res[key] = {**main_style["scores"][name], "baseline": baseline(sets[name], mf, out / "cache")}
+    if a.transfer:
+        other = styles[1]
+        res["transfer"] = {f"{a.style} -> {other}": res[a.style]["scores"][f"more_novel_{other}"]["verifier_track"],
+                           f"{other} -> {other}": res[other]["scores"][f"more_novel_{other}"]["verifier_track"],
+                           f"{other} -> {a.style}": res[other]["scores"]["novel"]["verifier_track"],
+                           f"{a.style} -> {a.style}": res["novel"]["verifier_track"]}
+    report(res, a.style)
+    text = json.dumps(res, indent=2, default=float)
+    (out / "learning.json").write_text(text)
+    if Path(a.out).resolve() == (ROOT / "runs" / "learning").resolve() and not a.quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(text)
+        if (out / "novel_examples.png").exists():
+            shutil.copy(out / "novel_examples.png", RESULTS.parent / "novel_examples.png")
 
-    def row(r):
-        return {k: r["overall"][k] for k in ("map50", "precision", "recall")} | {"st_iou": r["mean_st_iou"],
-                                                                                  "map50_videos": r["mean_map50"]}
 
-    seen_row = row(seen)
-    r = {}
-    for s in sets:
-        r[s] = {m: row(res[m, s]) for m in ("ours", "base")}
-        r[s] |= {f"{m}_t": row(evaluate_videos(*preds[m, s]["3-shot"], conf=conf[m])) for m in ("ours", "base")}
-    print(f"\n{enc} reference encoder ({'with' if a.appearance_match else 'without'} appearance match), trained on "
-          f"{train[0]} for {train_min:.1f} min with {cfg}")
-    table = [("mAP@0.5", "map50"), ("  per video", "map50_videos"), ("precision", "precision"), ("recall", "recall"),
-             ("mean ST-IoU", "st_iou")]
-    for s, paths in sets.items():
-        n = len([p for p in Path(paths[0]).iterdir() if p.is_dir()])
-        print(f"\n3-shot on {n} videos of novel objects ({paths[0]})")
-        extra = s == "novel"  # the training-objects column once, beside the headline set
-        print(f"{'':<14}{'RefDet':>10}{'baseline':>10}  |{'RefDet':>10}{'baseline':>10}"
-              + (f"  |{'RefDet, training objects':>26}" if extra else ""))
-        print(f"{'conf':<14}{0.25:>10.2f}{0.25:>10.2f}  |{conf['ours']:>10.2f}{conf['base']:>10.2f}"
-              + (f"  |{0.25:>26.2f}" if extra else ""))
-        q = r[s]
-        for name, k in table:
-            print(f"{name:<14}{q['ours'][k]:>10.3f}{q['base'][k]:>10.3f}  |{q['ours_t'][k]:>10.3f}"
-                  f"{q['base_t'][k]:>10.3f}" + (f"  |{seen_row[k]:>26.3f}" if extra else ""))
-    print("(right of the first bar: each method at the threshold that maximises its F1 on its training videos;\n"
-          " mAP@0.5 ranks all videos' boxes in one list; 'per video': AP per video (its object's class), averaged)")
-    q = r["novel"]
-    m, b = q["ours"]["map50"], q["base"]["map50"]
-    mv = q["ours"]["map50_videos"]
-    st = max(q["ours"]["st_iou"], q["ours_t"]["st_iou"])
-    ok = m >= 0.6 and st >= 0.5 and m >= 2 * b
-    print(f"targets on {TEST[0]} (mAP@0.5 >= 0.6, ST-IoU >= 0.5, >= 2x baseline mAP): {'met' if ok else 'NOT met'} "
-          f"(mAP@0.5 {m:.3f} = {m / max(b, 1e-9):.1f}x the baseline's, {mv:.3f} averaged per video; "
-          f"best ST-IoU {st:.3f})")
-    (out / "learning.json").write_text(json.dumps({
-        "recipe": cfg if not a.eval_only else prev.get("recipe", cfg), "reference_encoder": enc,
-        "appearance_match": a.appearance_match, "train_set": train[0], "train_set_size": size,
-        "train_minutes": train_min,
-        "refdet": q["ours"], "baseline": q["base"], "refdet_seen_objects": seen_row,
-        "tuned_conf": conf, "refdet_tuned_conf": q["ours_t"], "baseline_tuned_conf": q["base_t"],
-        "more_novel": {"videos": sets["more_novel"][0], "refdet": r["more_novel"]["ours"],
-                       "baseline": r["more_novel"]["base"], "refdet_tuned_conf": r["more_novel"]["ours_t"],
-                       "baseline_tuned_conf": r["more_novel"]["base_t"]}},
-        indent=2))
+def cell(r: dict, k: str) -> str:
+    """A figure, or "no detections" for precision when nothing reached the threshold (never "nan")."""
+    if k == "precision" and not r.get("n_pred"):
+        return "no detections"
+    v = r.get(k)
+    return "-" if v is None or v != v else f"{v:.3f}"
+
+
+def report(res: dict, style: str) -> None:
+    print(f"\nlearning recipe, {style} style, trained {res['train_minutes']:.1f} min on {res['cpu']} "
+          f"(detector {res[style]['minutes']['detector_minutes']:.1f} + verifier "
+          f"{res[style]['minutes']['verifier_minutes']:.1f})")
+    cols = (*METHODS, "baseline")
+    for key, where in (("novel", "data_samples/test (4 videos)"), ("more_novel", "12 more novel videos")):
+        print(f"\n3-shot on {where}: at each method's stored threshold")
+        print(f"{'':<14}" + "".join(f"{c:>16}" for c in cols))
+        for name, k in (("mAP@0.5", "map50"), ("  per video", "map50_videos"), ("precision", "precision"),
+                        ("recall", "recall"), ("ST-IoU", "st_iou"), ("conf", "conf")):
+            print(f"{name:<14}" + "".join(f"{cell(res[key][c], k):>16}" for c in cols))
+    if "transfer" in res:
+        print("\ntransfer (verifier + tracking; train style -> test style; mAP@0.5 pooled / per video, ST-IoU)")
+        for k, r in res["transfer"].items():
+            print(f"  {k:<26} {r['map50']:.3f} / {r['map50_videos']:.3f}   {r['st_iou']:.3f}")
+    q = res["novel"]["verifier_track"]
+    ok = q["map50"] >= 0.6 and q["st_iou"] >= 0.5
+    print(f"\ntargets on {TEST_ROOT.relative_to(ROOT)} with verifier + tracking (mAP@0.5 >= 0.6, ST-IoU >= 0.5): "
+          f"{'met' if ok else 'NOT met'} (mAP@0.5 {q['map50']:.3f}, ST-IoU {q['st_iou']:.3f})")
+
 
 if __name__ == "__main__":
     main()

@@ -64,6 +64,19 @@ class DataConfig:
 
 
 @dataclass
+class VerifierConfig:
+    """The candidate verifier (model/verifier.py): a small embedding network for crops and reference photos."""
+
+    kind: str = "cnn"                # cnn (trained by metric learning) | dinov2 (training-free, needs dino_weights)
+    crop_size: int = 64              # crops and reference photos are resized to crop_size x crop_size
+    context: float = 1.5             # a candidate's crop spans context x its box's longer side
+    embed_dim: int = 128
+    width: int = 16                  # channels of the first stage (x2 per stage, 4 stages): 0.28 M parameters
+    top_k: int = 10                  # candidates per frame the verifier re-scores
+    dino_weights: Optional[str] = None   # local DINOv2 ViT-S/14 file, for kind="dinov2"
+
+
+@dataclass
 class ModelConfig:
     """The network and its input sizes (the one owner of imgsz and support_size: batches are made at the model's)."""
 
@@ -86,6 +99,7 @@ class ModelConfig:
     num_ref_tokens: int = 16         # patch tokens kept per reference (pooled) for the fusion's attention
     bn_momentum: float = 0.1         # BatchNorm running-stat momentum (ultralytics uses 0.03, made for 100k+ steps;
                                      # 0.03 leaves eval-mode stats far off after the few hundred steps of a CPU lesson)
+    verifier: Optional[VerifierConfig] = None  # a candidate verifier travelling with the detector (None: none)
 
 
 @dataclass
@@ -192,6 +206,8 @@ def from_dict(cls, d: dict):
         v = d[f.name]
         if f.name == "augment" and isinstance(v, dict):
             v = from_dict(AugmentConfig, v)
+        if f.name == "verifier" and isinstance(v, dict):
+            v = from_dict(VerifierConfig, v)
         if isinstance(v, list) and f.name == "scale":
             v = tuple(v)
         kw[f.name] = v

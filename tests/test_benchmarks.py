@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 import subprocess
@@ -18,28 +17,34 @@ def test_learning_benchmark_quick_writes_what_the_notebooks_read(tmp_path, capfd
     from refdet_lib.course import learning_report, run_learning_benchmark
 
     out = tmp_path / "learning"
-    # what notebook 03 runs with run_learning=True (here the minutes-long --quick form)
-    assert run_learning_benchmark(out, "--quick", "--epochs", "1") == out.resolve()
+    # what notebook 03 runs with run_learning=True (here the minutes-long --quick form, with the transfer models)
+    assert run_learning_benchmark(out, "--quick", "--epochs", "1", "--transfer") == out.resolve()
     stdout = capfd.readouterr().out
-    assert "targets on data_samples/test/samples (mAP@0.5 >= 0.6" in stdout and "per video" in stdout
-    assert "3-shot on 2 videos of novel objects" in stdout  # the larger novel set (2 videos in --quick)
+    assert "targets on data_samples/test with verifier + tracking (mAP@0.5 >= 0.6" in stdout
+    assert "nan" not in stdout
     res = json.loads((out / "learning.json").read_text())
-    assert res["recipe"]["train_crop"] == 160 and res["recipe"]["epochs"] == 1  # the quick recipe, override applied
-    rows = [res[k] for k in ("refdet", "baseline", "refdet_seen_objects", "refdet_tuned_conf")]
-    rows += [res["more_novel"][k] for k in ("refdet", "baseline", "refdet_tuned_conf")]
-    for row in rows:
-        assert set(row) == {"map50", "map50_videos", "precision", "recall", "st_iou"}
-        assert 0 <= row["map50_videos"] <= 1 or math.isnan(row["map50_videos"])
+    assert res["recipe"]["detector"]["train_crop"] == 160 and res["recipe"]["detector"]["epochs"] == 1  # override
+    assert res["cpu"] and res["train_minutes"] > 0
+    for key in ("novel", "more_novel"):
+        assert set(res[key]) == {"detector", "verifier", "verifier_track", "baseline"}
+        for r in res[key].values():
+            assert {"map50", "map50_videos", "precision", "recall", "st_iou"} <= set(r)
+            assert 0 <= r["map50"] <= 1 and 0 <= r["st_iou"] <= 1 and 0 <= r["recall"] <= 1
+    # each stored threshold was chosen on training videos: the tracked one is what the table reports for tracking
+    assert res["novel"]["verifier_track"]["conf"] == res["realistic"]["decision"]["verifier"]["threshold"]
+    assert set(res["transfer"]) == {"realistic -> simple", "simple -> simple", "simple -> realistic",
+                                    "realistic -> realistic"}
     # the run never looked at the test videos while training: no validation history
-    rows = list(csv.DictReader((out / "refdet" / "history.csv").open()))
+    rows = list(csv.DictReader((out / "realistic" / "detector" / "history.csv").open()))
     assert len(rows) == 1 and rows[0]["val_loss"] == "" and float(rows[0]["train_loss"]) > 0
     rep = learning_report(out, verbose=False)
-    assert list(rep["table"].index) == ["RefDet, novel objects", "template-matching baseline",
-                                        "RefDet, its training objects", "RefDet, more novel videos",
-                                        "baseline, more novel videos"]
-    assert {"mAP@0.5", "mAP@0.5 per video", "ST-IoU"} <= set(rep["table"].columns)
+    assert len(rep["table"]) == 8 and "data_samples/test: + verifier + tracking" in rep["table"].index
+    assert rep["table"].loc["more novel videos: template-matching baseline", "ST-IoU"] == \
+        res["more_novel"]["baseline"]["st_iou"]
+    assert {"mAP@0.5", "mAP@0.5 per video", "ST-IoU", "threshold"} <= set(rep["table"].columns)
+    assert len(rep["transfer"]) == 4 and rep["source"] == out
     assert rep["examples"] is not None and rep["examples"].exists()
-    assert learning_report(tmp_path / "nothing", verbose=False) is None
+    assert learning_report(tmp_path / "nothing", verbose=False, committed=False) is None
 
 
 SPEED = {  # each speed benchmark at toy sizes: it runs and prints its side-by-side ratios

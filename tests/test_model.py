@@ -171,7 +171,9 @@ def test_cached_predict_equals_uncached_forward(model):
     pred = model.predict([frame], conf=0.0, iou=0.5, max_det=30)[0]
 
     img, ratio, pad = letterbox(frame, S)
-    q = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    # the frame as predict feeds it (NHWC memory: a different layout moves logits by ~1e-6 and can swap NMS ties)
+    q = torch.from_numpy(np.stack([img])).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+    q = q / 255
     with torch.no_grad():
         out = model(q, support_from(refs))
         cached = model(q, refs=model._refs)

@@ -19,7 +19,7 @@ from refdet_lib.cli import build_parser, configs_from_args, main
 from refdet_lib.config import LOSS_COMPONENTS as COMPONENTS
 from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
 from refdet_lib.model import load_checkpoint
-from refdet_lib.train import LambdaCallback, atomic_save
+from refdet_lib.train import LambdaCallback, TimeBudget, atomic_save
 from refdet_lib.train.run import run_training
 
 # the course's guide lives beside the repository (../shared/guide), not in it; REFDET_GUIDE points elsewhere
@@ -94,6 +94,20 @@ def test_resume_equals_unbroken_run(tiny_root, tmp_path):
     ha, hb = pd.read_csv(tmp_path / "a" / "history.csv"), pd.read_csv(tmp_path / "b" / "history.csv")
     assert list(hb["epoch"]) == [1, 2, 3, 4]
     pd.testing.assert_series_equal(ha["train_loss"], hb["train_loss"], atol=1e-5)
+
+
+def test_time_budget_shortens_the_run_and_still_anneals(tiny_root, tmp_path):
+    """Epochs made slow on purpose (2 s more each: 2 to 6 s) under a 12-second budget: the run ends after the epochs
+    that fit, not the 8 configured, and its last epoch ends at the bottom of the re-planned cosine, not mid-way."""
+    import time
+
+    slow = LambdaCallback(on_epoch_end=lambda tr, epoch, row: time.sleep(2))
+    data, model, train, weights = tiny_configs(tiny_root, tmp_path / "b", epochs=8, val=False)
+    train.save_interval = 100
+    tr = fit(data, model, train, weights, callbacks=[slow, TimeBudget(12 / 60)])
+    h = pd.read_csv(tmp_path / "b" / "history.csv")
+    assert 1 <= len(h) < 8 and tr.cfg.epochs == len(h) == load_checkpoint(tmp_path / "b" / "last.pt")["epoch"]
+    assert h["lr"].iloc[-1] < 0.05 * tr.cfg.lr < h["lr"].max()  # annealed to (near) its floor at the end
 
 
 def test_nonfinite_steps_are_skipped_and_counted(tiny_root, tmp_path):

@@ -4,11 +4,13 @@ Each checks what the user typed (UsageError, one line), calls the library, and s
 """
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
+from ..config import DataConfig, VerifierConfig
 from ..errors import DatasetError, UsageError
 
 
@@ -20,8 +22,12 @@ def add_parsers(sub) -> None:
     s.add_argument("--n_way", type=int, default=None, help="accepted for the guide's command lines")
     s.add_argument("--n_query", type=int, default=None, help="accepted for the guide's command lines")
     s.add_argument("--shots", default="1,3", help="reference counts to evaluate, e.g. 1,3")
-    s.add_argument("--conf", type=float, default=0.25)
+    s.add_argument("--conf", type=float, default=None,
+                   help="operating point for precision, recall and ST-IoU (default: the checkpoint's calibrated "
+                        "threshold; 0.25 when it has none)")
     s.add_argument("--iou", type=float, default=0.5)
+    s.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
+                   help="one box per frame from the tracker (--no-track: every frame's detections alone)")
     s.add_argument("--out", default=None, help="folder for metrics.json and plots (default: next to the checkpoint)")
     s.add_argument("--device", default="auto")
 
@@ -30,9 +36,44 @@ def add_parsers(sub) -> None:
     s.add_argument("--video", required=True)
     s.add_argument("--references", nargs="+", required=True, help="1 or more reference images of the object")
     s.add_argument("--out", default=None, help="output folder (annotated mp4 + submission JSON)")
-    s.add_argument("--conf", type=float, default=0.25)
+    s.add_argument("--conf", type=float, default=None,
+                   help="report the object where its score reaches this (default: the checkpoint's calibrated "
+                        "threshold; 0.25 when it has none)")
     s.add_argument("--iou", type=float, default=0.5)
-    s.add_argument("--smooth", type=int, default=0, help="keep the last box through gaps of up to N frames")
+    s.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
+                   help="one box per frame from the tracker, short gaps filled (--no-track: frames alone)")
+    s.add_argument("--max_gap", type=int, default=8, help="the tracker fills gaps of up to N frames in a track")
+    s.add_argument("--device", default="auto")
+
+    s = sub.add_parser("train-verifier", help="train the candidate verifier beside a detector, calibrate, save both")
+    s.add_argument("--checkpoint", required=True, help="the trained detector (refdet train's best_model.pt / last.pt)")
+    s.add_argument("--data_root", default=DataConfig().data_root)
+    s.add_argument("--annotations", default=DataConfig().annotations)
+    s.add_argument("--epochs", type=int, default=8)
+    s.add_argument("--n_batches", type=int, default=60, help="batches of crops per epoch")
+    s.add_argument("--n_ids", type=int, default=16, help="identities per batch")
+    s.add_argument("--bank", type=int, default=200, help="generated identities rendered once for training")
+    s.add_argument("--fresh", type=int, default=2, help="fresh generated identities rendered for every batch")
+    s.add_argument("--style", default="realistic", choices=["realistic", "simple"],
+                   help="the generator style of the generated identities")
+    s.add_argument("--lr", type=float, default=2e-3)
+    s.add_argument("--crop_size", type=int, default=VerifierConfig().crop_size)
+    s.add_argument("--top_k", type=int, default=VerifierConfig().top_k, help="candidates per frame it re-scores")
+    s.add_argument("--calib_videos", type=int, default=12, help="training videos the decision is calibrated on")
+    s.add_argument("--calib_frames", type=int, default=60, help="frames of each (from the start)")
+    s.add_argument("--checkpoint_dir", default="./checkpoints/verifier")
+    s.add_argument("--resume", default=None, help="the verifier's last.pt to continue from")
+    s.add_argument("--num_workers", type=int, default=DataConfig().num_workers)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--seed", type=int, default=0)
+
+    s = sub.add_parser("calibrate", help="fit a checkpoint's decision (probabilities + thresholds) on training videos")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--data_root", default=DataConfig().data_root)
+    s.add_argument("--annotations", default=DataConfig().annotations)
+    s.add_argument("--videos", type=int, default=12)
+    s.add_argument("--frames", type=int, default=60)
+    s.add_argument("--out", default=None, help="the calibrated checkpoint (default: beside it, *_calibrated.pt)")
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("export", help="ONNX export: reference encoder + detector, parity check, INT8")
@@ -136,26 +177,19 @@ def cmd_evaluate(a) -> int:
             raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
     out = Path(a.out) if a.out else Path(a.checkpoint).parent / "eval"
     res = evaluate_checkpoint(a.checkpoint, a.test_data_root, a.test_annotations, shots, a.conf, a.iou, out,
-                              a.device)
+                              a.device, track=a.track)
     print()
     for shot, r in res.items():
         o = r["overall"]
         print(f"{shot}: mAP@0.5 {o['map50']:.3f} (videos averaged {r['mean_map50']:.3f})  mAP@0.5:0.95 "
-              f"{o['map50_95']:.3f}  precision {o['precision']:.3f}  recall {o['recall']:.3f}  "
-              f"ST-IoU {r['mean_st_iou']:.3f}")
+              f"{o['map50_95']:.3f}  {precision_text(o)}  recall {o['recall']:.3f}  ST-IoU {r['mean_st_iou']:.3f}"
+              f"  (at conf {r['conf']:.2f})")
     return 0
 
 
 def cmd_predict(a) -> int:
     from ..data.annotations import VIDEO_NAME
-    from ..eval.inference import (
-        predict_video,
-        read_images,
-        temporal_smooth,
-        to_submission,
-        top_box,
-        write_annotated_video,
-    )
+    from ..eval.inference import predict_video, read_images, to_submission, top_box, write_annotated_video
     from ..model.loading import load_model
     from ..runtime import select_device
 
@@ -164,8 +198,9 @@ def cmd_predict(a) -> int:
         raise UsageError(f"--video {video} does not exist")
     model = load_model(a.checkpoint, select_device(a.device))
     model.set_references(read_images(a.references))
-    dets, stats = predict_video(model, video, conf=a.conf, iou=a.iou)
-    dets = temporal_smooth(dets, a.smooth)
+    dec = model.decision
+    conf = a.conf if a.conf is not None else (dec.threshold if a.track else dec.frame_threshold)
+    dets, stats = predict_video(model, video, conf=conf, iou=a.iou, track=a.track, max_gap=a.max_gap)
     vid = video.parent.name if video.name == VIDEO_NAME else video.stem
     out = Path(a.out) if a.out else Path("runs/predict") / vid
     out.mkdir(parents=True, exist_ok=True)
@@ -173,9 +208,58 @@ def cmd_predict(a) -> int:
     sub.write_text(json.dumps([to_submission(vid, dets)], indent=1))
     mp4 = write_annotated_video(video, dets, out / f"{vid}_pred.mp4")
     found = sum(top_box(d) is not None for d in dets.values())
-    print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS; object found in {found} frames")
+    print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS; object found in {found} frames (score >= {conf:.2f}"
+          f"{', tracked' if a.track else ''}{', verified' if model.verifier is not None else ''})")
     print(f"annotated video: {mp4}\nsubmission JSON: {sub}")
     return 0
+
+
+def cmd_train_verifier(a) -> int:
+    from ..config import TrainConfig
+    from ..train.verifier import train_verifier
+
+    for flag in ("checkpoint", "data_root", "annotations", "resume"):
+        v = getattr(a, flag)
+        if v and not Path(v).exists():
+            raise UsageError(f"--{flag}: {v} does not exist")
+    for flag in ("epochs", "n_batches", "n_ids", "crop_size", "top_k", "calib_videos", "calib_frames"):
+        if getattr(a, flag) < 1:
+            raise UsageError(f"--{flag} must be >= 1 (got {getattr(a, flag)})")
+    if a.crop_size % 16:
+        raise UsageError(f"--crop_size must be a multiple of 16 (four stride-2 stages; got {a.crop_size})")
+    data = DataConfig(data_root=a.data_root, annotations=a.annotations, num_workers=a.num_workers)
+    vcfg = VerifierConfig(crop_size=a.crop_size, top_k=a.top_k)
+    train = TrainConfig(epochs=a.epochs, lr=a.lr, checkpoint_dir=a.checkpoint_dir, resume=a.resume, device=a.device,
+                        seed=a.seed, save_interval=max(1, a.epochs))
+    out = train_verifier(a.checkpoint, data, vcfg, train, n_batches=a.n_batches, n_ids=a.n_ids, bank=a.bank,
+                         n_fresh=a.fresh, style=a.style, calib_videos=a.calib_videos, calib_frames=a.calib_frames)
+    print(f"detector + verifier + calibrated decision: {out}")
+    return 0
+
+
+def cmd_calibrate(a) -> int:
+    from ..data.annotations import parse_annotations
+    from ..eval.calibration import calibrate
+    from ..model.loading import load_model
+    from ..runtime import select_device
+    from ..train.verifier import save_refdet
+
+    for flag in ("checkpoint", "data_root", "annotations"):
+        if not Path(getattr(a, flag)).exists():
+            raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
+    model = load_model(a.checkpoint, select_device(a.device))
+    vids = sorted(parse_annotations(a.annotations))[: a.videos]
+    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames)
+    out = Path(a.out) if a.out else Path(a.checkpoint).with_name(Path(a.checkpoint).stem + "_calibrated.pt")
+    save_refdet(model, a.checkpoint, out)
+    print(f"p = sigmoid({dec.a:.2f} logit(s) + {dec.b:.2f} cos + {dec.c:.2f}); threshold {dec.threshold:.2f} "
+          f"(tracked), {dec.frame_threshold:.2f} (frames alone)\ncalibrated checkpoint: {out}")
+    return 0
+
+
+def precision_text(o: dict) -> str:
+    """`precision 0.812`, or `no detections` when nothing reached the threshold (never `precision nan`)."""
+    return "no detections" if not o.get("n_pred_conf") else f"precision {o['precision']:.3f}"
 
 
 def cmd_export(a) -> int:
@@ -226,4 +310,5 @@ def cmd_demo(a) -> int:
 
 
 HANDLERS = {"validate": cmd_validate, "synth": cmd_synth, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "export": cmd_export, "course": cmd_course, "demo": cmd_demo}
+            "export": cmd_export, "course": cmd_course, "demo": cmd_demo, "train-verifier": cmd_train_verifier,
+            "calibrate": cmd_calibrate}

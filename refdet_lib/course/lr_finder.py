@@ -115,7 +115,8 @@ def plot_lr_find(lrs, losses, suggestion: Optional[float] = None, ax=None):
     ax.set_ylabel("loss (smoothed)")
     ax.set_title("Learning Rate Finder")
     if suggestion is not None:
-        ax.axvline(suggestion, color="red", ls="--", lw=1, label=f"steepest descent before the minimum: {suggestion:.1e}")
+        ax.axvline(suggestion, color="red", ls="--", lw=1,
+                   label=f"steepest descent before the minimum: {suggestion:.1e}")
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     return fig or ax.figure

@@ -1,11 +1,12 @@
 """Evaluation: metrics (ST-IoU, per-video pooling and the report are ours; IoU, matching and AP are ultralytics'),
-running a model over test videos, video inference and its outputs, the template-matching baseline, the plots."""
+running a model over test videos, video inference and its outputs, the template-matching baseline, the plots;
+tracking one target through a video and calibrating the decision on training videos."""
 from .baseline import TemplateMatcher
+from .calibration import calibrate, fit_decision
 from .evaluate import MAP_CONF, evaluate_checkpoint, evaluate_model, summary_row
 from .inference import (
                       predict_video,
                       read_images,
-                      temporal_smooth,
                       to_submission,
                       top_box,
                       write_annotated_video,
@@ -22,8 +23,10 @@ from .metrics import (
                       save_json,
                       st_iou,
 )
+from .tracking import TargetTracker
 
-__all__ = ["TemplateMatcher", "MAP_CONF", "evaluate_checkpoint", "evaluate_model", "summary_row", "predict_video",
-           "read_images", "temporal_smooth", "to_submission", "top_box", "write_annotated_video", "IOU_THRESHOLDS",
+__all__ = ["TemplateMatcher", "TargetTracker", "calibrate", "fit_decision", "MAP_CONF", "evaluate_checkpoint",
+           "evaluate_model", "summary_row", "predict_video",
+           "read_images", "to_submission", "top_box", "write_annotated_video", "IOU_THRESHOLDS",
            "average_precision", "best_conf", "detection_metrics", "evaluate_videos", "format_table",
            "match_predictions", "mean_st_iou", "save_json", "st_iou"]

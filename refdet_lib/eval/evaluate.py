@@ -20,16 +20,24 @@ MAP_CONF = 0.001  # mAP needs the whole ranking: keep low-score detections (as u
 
 
 def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots: Sequence[int] = (1, 3),
-                   conf: float = 0.25, iou: float = 0.5, out_dir: Optional[str | Path] = None,
+                   conf: Optional[float] = None, iou: float = 0.5, out_dir: Optional[str | Path] = None,
                    progress: bool = True, verbose: bool = True, max_frames: Optional[int] = None,
-                   videos: Optional[Sequence[str]] = None, predictions: Optional[dict] = None) -> dict:
+                   videos: Optional[Sequence[str]] = None, predictions: Optional[dict] = None,
+                   track: bool = False) -> dict:
     """{f"{k}-shot": evaluate_videos(...) results} for each k in `shots`; writes metrics.json and plots to out_dir.
+
+    conf: the operating point of precision, recall and ST-IoU; None = the model's calibrated threshold
+    (`model.decision`: tracked or frame one), 0.25 for a model without one. mAP uses every candidate.
+    track: one box per frame from the tracker (eval/tracking.py), as `refdet predict` reports.
 
     max_frames: score only the first N frames of each video (quick checks in lessons and tests).
     videos: score only these video ids (default: every video of the annotations).
     predictions: a dict to fill with {"k-shot": (predictions, ground truth) per video}, to score again at other
     confidence thresholds with `metrics.evaluate_videos` without running the model again.
     """
+    if conf is None:
+        dec = getattr(model, "decision", None)
+        conf = (dec.threshold if track else dec.frame_threshold) if dec is not None else 0.25
     anns, _ = validate_dataset(data_root, annotations)
     if videos is not None:
         missing = sorted(set(videos) - set(anns))
@@ -45,7 +53,8 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
             model.set_references(refs)
             video = data_root / vid / VIDEO_NAME
             frames = None if max_frames is None else list(range(max_frames))
-            dets, _ = predict_video(model, video, conf=MAP_CONF, iou=iou, progress=progress, frames=frames)
+            dets, _ = predict_video(model, video, conf=MAP_CONF, iou=iou, progress=progress, frames=frames,
+                                    track=track)
             preds[vid] = dets
             gts[vid] = {f: np.zeros((0, 4), np.float32) for f in dets}
             gts[vid].update({f: b for f, b in anns[vid].boxes.items() if max_frames is None or f < max_frames})
@@ -79,7 +88,7 @@ def summary_row(results: dict) -> dict:
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, annotations: str | Path,
-                        shots: Sequence[int] = (1, 3), conf: float = 0.25, iou: float = 0.5,
+                        shots: Sequence[int] = (1, 3), conf: Optional[float] = None, iou: float = 0.5,
                         out_dir: Optional[str | Path] = None, device: str = "auto", **kw) -> dict:
     from ..model.loading import load_model
     from ..runtime import select_device

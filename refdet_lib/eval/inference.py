@@ -1,9 +1,10 @@
 """Find the referenced object in every frame of a video.
 
-References are encoded once (`model.set_references`), then frames stream through the detector in one sequential
-decoding pass, a batch at a time. Optional temporal smoothing bridges short gaps (a drone video rarely loses the
-object for one frame and finds it the next without it having been there). Outputs: per-frame detections, an
-annotated mp4, and a JSON in the challenge's submission format.
+References are encoded once (`model.set_references`), then frames stream through the detector (and its verifier:
+`model.predict` returns calibrated, verified candidates) in one sequential decoding pass, a batch at a time. With
+`track=True` the candidates go through the tracker frame by frame (eval/tracking.py): one box per frame, short gaps
+filled, whole tracks scored. Outputs: per-frame detections, an annotated mp4, and a JSON in the challenge's
+submission format.
 """
 from __future__ import annotations
 
@@ -15,29 +16,42 @@ import cv2
 import numpy as np
 
 from ..data.video import iter_frames, video_info
+from ..model.refdet import CANDIDATE_CONF
 from ..ops.images import draw, read_rgb
 
 Detections = dict[int, dict]  # frame -> {"boxes": (n, 4), "scores": (n,)}
 
 
 def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5, batch_size: int = 8,
-                  max_det: int = 20, progress: bool = True, frames: Optional[list[int]] = None) -> tuple[Detections, dict]:
-    """Run a model with cached references over a video; returns ({frame: detections}, {"fps", "frames", "seconds"})."""
+                  max_det: int = 20, progress: bool = True, frames: Optional[list[int]] = None, track: bool = False,
+                  max_gap: int = 8) -> tuple[Detections, dict]:
+    """Run a model with cached references over a video; returns ({frame: detections}, {"fps", "frames", "seconds"}).
+
+    track: one box per frame from the tracker (every candidate goes in; the tracked boxes scoring >= conf come
+    out, as calibration chose the threshold); else every detection scoring >= conf."""
     from tqdm.auto import tqdm
+
+    from .tracking import TargetTracker
 
     info = video_info(video)
     if model.num_references == 0:
         raise RuntimeError("call model.set_references(images) before predict_video")
     out: Detections = {}
+    tracker = TargetTracker(info["fps"] or 25.0, max_gap) if track else None
     idx, buf = [], []
     t0 = time.perf_counter()
     total = info["frames"] if frames is None else len(frames)
     bar = tqdm(total=total, desc=f"predict {Path(video).parent.name or Path(video).name}", disable=not progress,
                unit="frame", leave=False)
 
+    conf_in = min(conf, CANDIDATE_CONF) if track else conf
+
     def flush():
-        for i, r in zip(idx, model.predict(buf, conf=conf, iou=iou, max_det=max_det, batch_size=batch_size)):
+        for i, f, r in zip(idx, buf, model.predict(buf, conf=conf_in, iou=iou, max_det=max_det,
+                                                   batch_size=batch_size)):
             out[i] = {"boxes": r["boxes"], "scores": r["scores"]}
+            if tracker is not None:
+                tracker.update(i, out[i], f)
         bar.update(len(buf))
         idx.clear()
         buf.clear()
@@ -50,8 +64,14 @@ def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5
     if buf:
         flush()
     bar.close()
+    if tracker is not None:
+        out = {f: d if len(d["scores"]) and d["scores"][0] >= conf else _empty() for f, d in tracker.result().items()}
     secs = time.perf_counter() - t0
     return out, {"frames": len(out), "seconds": secs, "fps": len(out) / secs if secs > 0 else float("nan")}
+
+
+def _empty() -> dict:
+    return {"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32)}
 
 
 def top_box(det: Optional[dict]) -> Optional[tuple[np.ndarray, float]]:
@@ -59,20 +79,6 @@ def top_box(det: Optional[dict]) -> Optional[tuple[np.ndarray, float]]:
         return None
     k = int(np.argmax(det["scores"]))
     return det["boxes"][k], float(det["scores"][k])
-
-
-def temporal_smooth(dets: Detections, max_gap: int = 3) -> Detections:
-    """Keep the last box through gaps of at most `max_gap` frames between two detections (one box per frame)."""
-    if max_gap <= 0:
-        return dets
-    frames = sorted(f for f, d in dets.items() if top_box(d) is not None)
-    out = {f: d for f, d in dets.items()}
-    for a, b in zip(frames, frames[1:]):
-        if 1 < b - a <= max_gap + 1:
-            box, score = top_box(dets[a])
-            for f in range(a + 1, b):
-                out[f] = {"boxes": box[None].astype(np.float32), "scores": np.array([score], np.float32)}
-    return out
 
 
 def to_submission(video_id: str, dets: Detections, conf: float = 0.0) -> dict:

@@ -12,6 +12,7 @@ NMS and letterbox stay outside the graphs (numpy here, TensorRT's EfficientNMS p
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def _export(module, args, path, input_names, output_names, dynamic_axes, opset):
 
 
 def export_onnx(model, out_dir: str | Path, opset: int = 17, n_refs: int = 3) -> dict:
-    """Write reference_encoder.onnx and detector.onnx for a RefDet (eval mode, CPU, float32)."""
+    """Write reference_encoder.onnx and detector.onnx for a RefDet (eval mode, CPU, float32), and verifier.onnx when
+    it has a verifier; export.json records sizes, the calibrated decision and the verifier's settings."""
     model = model.cpu().float().eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,8 +84,15 @@ def export_onnx(model, out_dir: str | Path, opset: int = 17, n_refs: int = 3) ->
             {"images": {0: "batch"}, **{k: {0: "objects"} for k in names},
              **({"parts": {0: "objects", 1: "parts"}} if "parts" in names else {}),
              "boxes": {0: "batch"}, "scores": {0: "batch", 1: "objects"}}, opset)
+    paths = {"reference_encoder": ref_path, "detector": det_path}
     meta = {"imgsz": S, "support_size": R, "embed_dim": cfg.embed_dim, "opset": opset,
             "inputs": "images float32 (B,3,S,S) in [0,1], RGB, letterboxed (pad 114)",
-            "reference_outputs": names}
+            "reference_outputs": names, "decision": model.decision.to_dict()}
+    if model.verifier is not None:  # the third graph: crops (and reference photos) -> unit embeddings
+        v = model.verifier.config
+        paths["verifier"] = out / "verifier.onnx"
+        _export(model.verifier, (torch.rand(4, 3, v.crop_size, v.crop_size),), paths["verifier"], ["crops"],
+                ["embeddings"], {"crops": {0: "n"}, "embeddings": {0: "n"}}, opset)
+        meta["verifier"] = dataclasses.asdict(v)
     (out / "export.json").write_text(json.dumps(meta, indent=2))
-    return {"reference_encoder": ref_path, "detector": det_path}
+    return paths

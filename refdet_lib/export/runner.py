@@ -19,40 +19,83 @@ def _session(path, providers=None):
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=providers or ["CPUExecutionProvider"])
+    avail = ort.get_available_providers()
+    chosen = [p for p in (providers or ["CPUExecutionProvider"]) if p in avail] or ["CPUExecutionProvider"]
+    return ort.InferenceSession(str(path), so, providers=chosen)
 
 
 class OnnxRefDet:
-    """Inference with the two ONNX graphs: set_references() once, then predict() frames (same API as RefDet)."""
+    """Inference with the exported graphs, RefDet's interface: set_references() once, then predict() frames.
 
-    def __init__(self, export_dir: str | Path, detector: Optional[str | Path] = None):
+    Letterbox, NMS, the verifier's crops and the calibrated decision run here in numpy (the same functions RefDet
+    uses); the graphs are the network: reference_encoder.onnx once per target, detector.onnx per frame batch,
+    verifier.onnx on each frame's top-k candidates. `providers`: onnxruntime's execution providers, e.g.
+    ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"] on a Jetson."""
+
+    def __init__(self, export_dir: str | Path, detector: Optional[str | Path] = None,
+                 providers: Optional[list[str]] = None):
+        from ..config import VerifierConfig
+        from ..model.verifier import Decision
+
         d = Path(export_dir)
+        for need in ("export.json", "reference_encoder.onnx", "detector.onnx"):
+            if not (d / need).exists():
+                raise FileNotFoundError(f"{d}: no {need} (write an export with `refdet export --checkpoint ...`)")
         self.meta = json.loads((d / "export.json").read_text())
-        self.ref = _session(d / "reference_encoder.onnx")
-        self.det = _session(detector or d / "detector.onnx")
-        self.refs = None
+        self.ref = _session(d / "reference_encoder.onnx", providers)
+        self.det = _session(detector or d / "detector.onnx", providers)
+        self.verifier_config = VerifierConfig(**self.meta["verifier"]) if "verifier" in self.meta else None
+        self.ver = _session(d / "verifier.onnx", providers) if self.verifier_config is not None else None
+        self.decision = Decision.from_dict(self.meta.get("decision"))
+        self.refs, self.ref_emb = None, None
+
+    @property
+    def num_references(self) -> int:
+        return 0 if self.refs is None else int(self.refs["prototypes"].shape[0])
+
+    def clear_references(self) -> None:
+        self.refs = self.ref_emb = None
+
+    def _embed(self, crops: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.ver.run(None, {"crops": crops.float().numpy()})[0])
 
     def set_references(self, images: list[np.ndarray]) -> "OnnxRefDet":
+        from ..model.verifier import embed_images
         from ..ops.images import support_tensor
 
         sup = support_tensor(images, self.meta["support_size"])[None].numpy()  # (1, K, 3, R, R)
         self.refs = dict(zip(self.meta.get("reference_outputs", REF_OUTPUTS), self.ref.run(None, {"support": sup})))
+        if self.ver is not None:
+            self.ref_emb = [embed_images(self._embed, images, self.verifier_config.crop_size)]
         return self
 
     def raw(self, images: np.ndarray):
         return self.det.run(None, {"images": images.astype(np.float32), **self.refs})
 
-    def predict(self, frames: list[np.ndarray], conf: float = 0.25, iou: float = 0.5, max_det: int = 100):
+    def predict(self, frames: list[np.ndarray], conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
+                batch_size: int = 8) -> list[dict]:
+        from ..model.refdet import CANDIDATE_CONF
+        from ..model.verifier import decide_candidates
         from ..ops.boxes import boxes_from_letterbox, letterbox, nms_per_class
 
-        lb = [letterbox(f, self.meta["imgsz"]) for f in frames]
-        x = np.stack([l[0] for l in lb]).transpose(0, 3, 1, 2).astype(np.float32) / 255
-        boxes, scores = self.raw(x)
+        if self.refs is None:
+            raise RuntimeError("predict() needs references: call set_references(images) first")
+        if isinstance(frames, np.ndarray) and frames.ndim == 3:
+            frames = [frames]
+        k = self.verifier_config.top_k if self.verifier_config is not None else max_det
         res = []
-        for f, (_, r, pad), b, s in zip(frames, lb, boxes, scores):
-            d = nms_per_class(torch.from_numpy(b), torch.from_numpy(s), conf, iou, max_det)
-            res.append({"boxes": boxes_from_letterbox(d["boxes"], r, pad, f.shape[:2]).numpy(),
-                        "scores": d["scores"].numpy(), "labels": d["labels"].numpy()})
+        for b0 in range(0, len(frames), batch_size):
+            chunk = frames[b0:b0 + batch_size]
+            lb = [letterbox(f, self.meta["imgsz"]) for f in chunk]
+            x = np.stack([l[0] for l in lb]).transpose(0, 3, 1, 2).astype(np.float32) / 255
+            boxes, scores = self.raw(x)
+            for f, (_, r, pad), b, s in zip(chunk, lb, boxes, scores):
+                d = nms_per_class(torch.from_numpy(b), torch.from_numpy(s), min(conf, CANDIDATE_CONF), iou, k)
+                res.append(decide_candidates(
+                    f, boxes_from_letterbox(d["boxes"], r, pad, f.shape[:2]).numpy().astype(np.float32),
+                    d["scores"].numpy().astype(np.float32), d["labels"].numpy().astype(np.int64), self.decision,
+                    conf, max_det, self._embed if self.ver is not None else None, self.ref_emb,
+                    self.verifier_config))
         return res
 
 
@@ -70,9 +113,17 @@ def parity_check(model, export_dir: str | Path, n_frames: int = 2, seed: int = 0
     ort_refs = _session(d / "reference_encoder.onnx").run(None, {"support": support.numpy()})
     ob, os_ = _session(d / "detector.onnx").run(None, {"images": images.numpy(),
                                                          **dict(zip(ref_outputs(model), ort_refs))})
-    return {"reference_max_abs": float(max(np.abs(a.numpy() - b).max() for a, b in zip(refs, ort_refs))),
-            "boxes_max_abs": float(np.abs(tb.numpy() - ob).max()),
-            "scores_max_abs": float(np.abs(ts.numpy() - os_).max())}
+    out = {"reference_max_abs": float(max(np.abs(a.numpy() - b).max() for a, b in zip(refs, ort_refs))),
+           "boxes_max_abs": float(np.abs(tb.numpy() - ob).max()),
+           "scores_max_abs": float(np.abs(ts.numpy() - os_).max())}
+    if model.verifier is not None:  # the third graph
+        s = model.verifier.config.crop_size
+        crops = torch.rand(5, 3, s, s, generator=g)
+        with torch.no_grad():
+            e = model.verifier(crops).numpy()
+        out["verifier_max_abs"] = float(np.abs(e - _session(d / "verifier.onnx").run(None, {"crops": crops.numpy()})
+                                               [0]).max())
+    return out
 
 
 def latency(fn, reps: int = 10, warmup: int = 2) -> float:

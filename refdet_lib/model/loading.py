@@ -14,6 +14,7 @@ import torch
 
 from ..config import ModelConfig, from_dict
 from ..errors import CheckpointError
+from .verifier import Decision
 
 
 def load_checkpoint(path: str | Path, map_location: Optional[str | torch.device] = "cpu") -> dict:
@@ -53,6 +54,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", **overrides
         setattr(cfg, k, v)
     # weights come from the checkpoint: no pretrained files (and no "random init" warnings) needed
     cfg.yolo_weights = cfg.dino_weights = None
+    if cfg.verifier is not None:
+        cfg.verifier.dino_weights = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -71,4 +74,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", **overrides
         shape = lambda keys: ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")  # noqa: E731
         raise CheckpointError(f"{path}: the weights do not fit the model its config describes ({len(missing)} "
                               f"missing [{shape(missing)}], {len(unexpected)} unexpected [{shape(unexpected)}])")
+    model.decision = Decision.from_dict(ckpt.get("decision"))
+    return model.to(device).eval()
+
+
+def with_verifier(path: str | Path, verifier, device: str | torch.device = "cpu"):
+    """The detector of checkpoint `path` with `verifier` (a trained module; its config is verifier.config) attached:
+    a RefDet whose state dict, config and decision then carry both (train/verifier.py saves it)."""
+    from .refdet import RefDet
+
+    ckpt = load_checkpoint(path)
+    cfg = model_config(ckpt, path)
+    cfg.yolo_weights = cfg.dino_weights = None
+    cfg.verifier = verifier.config
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RefDet(cfg)
+    sd = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+          for k, v in ckpt["model_state_dict"].items() if not k.startswith("verifier.")}
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    if unexpected or any(not k.startswith("verifier.") for k in missing):
+        raise CheckpointError(f"{path}: the detector's weights do not fit its own config")
+    model.verifier.load_state_dict(verifier.state_dict())
     return model.to(device).eval()

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from ultralytics.utils.tal import make_anchors
 from ultralytics.utils.torch_utils import initialize_weights
 
@@ -24,8 +25,10 @@ from .head import DualHead
 from .match import AppearanceMatch
 from .reference import ReferenceEncoder
 from .siamese import SiameseReference, bn_running_stats
+from .verifier import Decision, build_verifier, decide_candidates, embed_images, inference_verifier
 
 LOW_STRIDE = 4  # stride of the backbone's low features (backbone.LOW_INDEX)
+CANDIDATE_CONF = 0.001  # candidates below this detector score are never considered
 
 REFERENCE_ENCODERS = ("dinov2", "siamese")
 
@@ -56,6 +59,10 @@ class RefDet(nn.Module):
         # optional low-level template match next to the prototype score (model/match.py)
         self.match = AppearanceMatch(self.backbone.low_channels) if cfg.appearance_match else None
         self.head = DualHead(ch, self.strides, cfg.nc_base, cfg.reg_max, cfg.embed_dim, cfg.head_mode)
+        # the candidate verifier and the calibrated decision travel with the detector (model/verifier.py)
+        self.verifier = build_verifier(cfg.verifier, pretrained=bool(cfg.verifier.dino_weights)) \
+            if cfg.verifier is not None else None
+        self.decision = Decision()
         initialize_weights(self)  # ultralytics' BatchNorm eps/momentum for our new Conv blocks too
         self.load_report = None
         if yolo_sd is not None:  # also reuse Detect's box (and, with nc_base 80, class) convs: same layout
@@ -68,6 +75,8 @@ class RefDet(nn.Module):
             if isinstance(m, nn.BatchNorm2d):
                 m.momentum = cfg.bn_momentum
         self._refs = None  # cached encode_references() output, set by set_references()
+        self._ref_emb = None  # per reference object, the verifier's (K, D) embeddings of its photos
+        self._embed = None  # the verifier's frozen inference copy, made by set_references
 
     # ------------------------------------------------------------------ training / raw outputs
     @property
@@ -155,11 +164,25 @@ class RefDet(nn.Module):
                         # token counts may differ (reference_fusion='tokens'): fusion only needs all tokens together
                         "tokens": [torch.cat([t.flatten(0, 1) for t in ts]).unsqueeze(0)
                                    for ts in zip(*(p["tokens"] for p in parts))]}
+            ref_emb = self._verifier_references(images, per_object) if self.verifier is not None else None
         finally:
             if was:
                 self.train()
-        self._refs = refs
+        self._refs, self._ref_emb = refs, ref_emb
+        # what scores each frame's candidates until the next set_references: a frozen copy of the verifier as it is
+        self._embed = inference_verifier(self.verifier) if ref_emb is not None else None
         return self
+
+    def _verifier_references(self, images, per_object: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The verifier's (K, D) embeddings of each object's photos, from the photos themselves when they are
+        arrays (letterboxed straight to the verifier's size, as in its training), else from the support tensors."""
+        size = self.verifier.config.crop_size
+        if torch.is_tensor(images):
+            return [self.verifier(F.interpolate(t.to(self.device), size=(size, size), mode="bilinear",
+                                                antialias=True, align_corners=False)) for t in per_object]
+        photos = [[images]] if isinstance(images, np.ndarray) else \
+            [list(o) for o in images] if isinstance(images[0], (list, tuple)) else [list(images)]
+        return [embed_images(self.verifier, o, size, self.device) for o in photos]
 
     def _cached_refs(self, device, dtype) -> dict | None:
         """The cache follows the model: after .to(device) / .half() it is moved once, on first use."""
@@ -172,7 +195,7 @@ class RefDet(nn.Module):
         return r
 
     def clear_references(self) -> None:
-        self._refs = None
+        self._refs = self._ref_emb = self._embed = None
 
     @property
     def num_references(self) -> int:
@@ -189,7 +212,11 @@ class RefDet(nn.Module):
     def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
                 batch_size: int = 16) -> list[dict]:
         """RGB uint8 frames (any size; one array or a list) -> per frame {boxes (n,4) float32 xyxy original pixels,
-        scores (n,) float32, labels (n,) int64 (index of the cached reference object)}."""
+        scores (n,) float32, labels (n,) int64 (index of the cached reference object), det_scores (n,) the
+        detector's own, cosines (n,) the verifier's (0 without one)}, scores >= conf, best first.
+
+        scores are the calibrated decision's probabilities (model.decision, from the checkpoint): with a verifier,
+        the detector's top_k candidates of each frame are re-scored by their crops' likeness to the references."""
         if self._refs is None and self.config.head_mode != "standard":
             raise RuntimeError("predict() needs references: call model.set_references(images) first")
         if isinstance(frames, np.ndarray) and frames.ndim == 3:
@@ -206,17 +233,25 @@ class RefDet(nn.Module):
                 chunk = [self._check_frame(b0 + i, f) for i, f in enumerate(frames[b0:b0 + batch_size])]
                 lb = [letterbox(f, s) for f in chunk]  # (img (S,S,3), ratio, (pad_left, pad_top))
                 x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2)
-                x = x.contiguous().to(dtype) / 255  # (B, 3, S, S); contiguous: same conv kernels as training
-                dets = self.postprocess(self(x, refs=refs, std=False), conf, iou, max_det)
+                # (B, 3, S, S) in NHWC memory, as training feeds it: oneDNN's faster kernels for thin convs
+                x = x.to(dtype).contiguous(memory_format=torch.channels_last) / 255
+                k = self.verifier.config.top_k if self.verifier is not None else max_det
+                dets = self.postprocess(self(x, refs=refs, std=False), min(conf, CANDIDATE_CONF), iou, k)
                 for f, (_, ratio, pad), d in zip(chunk, lb, dets):
-                    boxes = boxes_from_letterbox(d["boxes"].float().cpu(), ratio, pad, f.shape[:2])
-                    results.append({"boxes": boxes.numpy().astype(np.float32),
-                                    "scores": d["scores"].float().cpu().numpy(),
-                                    "labels": d["labels"].cpu().numpy().astype(np.int64)})
+                    boxes = boxes_from_letterbox(d["boxes"].float().cpu(), ratio, pad, f.shape[:2]).numpy()
+                    results.append(self._decide(f, boxes.astype(np.float32), d["scores"].float().cpu().numpy(),
+                                                d["labels"].cpu().numpy().astype(np.int64), conf, max_det))
         finally:
             if was:
                 self.train()
         return results
+
+    def _decide(self, frame, boxes, det_scores, labels, conf: float, max_det: int) -> dict:
+        """Candidates of one frame -> the verified, calibrated detections (see predict)."""
+        v, embed = self.verifier, self._embed
+        return decide_candidates(frame, boxes, det_scores, labels, self.decision, conf, max_det,
+                                 embed if v is not None and self._ref_emb is not None else None, self._ref_emb,
+                                 v.config if v is not None else None)
 
     # ------------------------------------------------------------------ introspection
     def component_parameters(self) -> dict[str, list[nn.Parameter]]:

@@ -15,9 +15,9 @@ from .boxes import (
                     nms_per_class,
                     square_resize,
 )
-from .images import draw, read_rgb, reference_tensors, support_tensor, to_tensor
+from .images import crop_patches, draw, read_rgb, reference_tensors, support_tensor, to_tensor
 from .runs import runs
 
 __all__ = ["PAD_VALUE", "box_iou", "boxes_from_letterbox", "boxes_to_letterbox", "dfl_decode", "letterbox",
-           "letterbox_crop", "nms_per_class", "square_resize", "draw", "read_rgb", "reference_tensors", "support_tensor",
+           "letterbox_crop", "nms_per_class", "square_resize", "crop_patches", "draw", "read_rgb", "reference_tensors", "support_tensor",
            "to_tensor", "runs"]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .boxes import square_resize
+from .boxes import PAD_VALUE, square_resize
 
 
 def read_rgb(path, what: str = "image") -> np.ndarray:
@@ -87,3 +87,20 @@ def draw(frame_rgb: np.ndarray, boxes=(), scores=(), gt=(), label: str = "") -> 
     if label:
         cv2.putText(img, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     return img
+
+
+def crop_patches(frame: np.ndarray, boxes, size: int, context: float = 1.5, min_side: float = 12.0) -> np.ndarray:
+    """Square crops of `frame` (H, W, 3) around each box (N, 4) x1y1x2y2, with `context` x the box's longer side
+    (at least `min_side` px) so a 10 px object keeps some ground around it, resized to size x size (borders padded
+    with the pad grey) -> uint8 (N, size, size, 3). What the verifier compares with the reference photos."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    out = np.empty((len(b), size, size, 3), np.uint8)
+    h, w = frame.shape[:2]
+    for i, (x1, y1, x2, y2) in enumerate(b):
+        side = max(max(x2 - x1, y2 - y1) * context, min_side)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        s = size / side  # crop -> patch scale; a 2x3 affine does crop, scale and padding in one call
+        M = np.float32([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+        out[i] = cv2.warpAffine(frame, M, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=(PAD_VALUE,) * 3)
+    return out

@@ -1,6 +1,8 @@
 """Hooks into the training loop for notebooks and recipes (live curves, the guide's dynamic loss weighting, ...)."""
 from __future__ import annotations
 
+import time
+
 
 class Callback:
     """Hooks for notebooks and recipes (live curves, the guide's dynamic loss weighting, ...)."""
@@ -20,3 +22,25 @@ class LambdaCallback(Callback):
             if not hasattr(Callback, k):
                 raise ValueError(f"unknown callback hook {k!r}")
             setattr(self, k, f)
+
+
+class TimeBudget(Callback):
+    """Train for what `minutes` of wall clock afford, on whatever machine runs it: after each epoch the epochs that
+    fit are re-estimated from the mean epoch time so far (the configured epochs are the ceiling) and the warm-up +
+    cosine schedule is laid over that length (Trainer.replan), so the learning rate still anneals to its end
+    instead of being cut off mid-run."""
+
+    def __init__(self, minutes: float):
+        self.seconds = float(minutes) * 60
+        self.t0, self.first, self.ceiling = 0.0, 0, 0
+
+    def on_train_begin(self, trainer):
+        self.t0, self.first, self.ceiling = time.time(), trainer.epoch, trainer.cfg.epochs
+
+    def on_epoch_end(self, trainer, epoch: int, _row: dict):
+        spent = time.time() - self.t0
+        per_epoch = spent / max(1, epoch - self.first)
+        fit = min(self.ceiling, max(epoch, epoch + int((self.seconds - spent) // per_epoch)))
+        if fit != trainer.cfg.epochs:
+            trainer.replan(fit)
+            trainer.say(f"time budget {self.seconds / 60:.1f} min at {per_epoch:.0f} s an epoch: {fit} epochs")

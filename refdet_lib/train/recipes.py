@@ -32,3 +32,62 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
     train = TrainConfig(stage=stage, epochs=epochs, lr=lr, checkpoint_dir=str(run_dir), save_interval=1,
                         warmup_epochs=0.5, **train_kw)
     return data, model, train, stage_weights(stage)
+
+
+# The learning recipe (benchmarks/learning.py, `make learning`; `make weights` trains the course weights with it):
+# stage 2 from random initialisation on a generated training set, frames at their native 640 px trained on 320 px
+# windows that hold the object, siamese references + appearance match; then the candidate verifier beside it.
+LEARNING = {
+    # 30 minutes of training in all, on whatever machine runs it: each part stops at its time budget (TimeBudget
+    # re-plans the cosine schedule from the measured epoch time); epochs are the ceilings a fast machine reaches
+    "minutes": dict(detector=23.0, verifier=4.5),
+    "detector": dict(imgsz=640, train_crop=320, support_size=32, epochs=80, n_way=2, n_query=4, n_episodes=60,
+                     lr=2e-3, mixed_precision=True, reference_encoder="siamese", appearance_match=True),
+    "verifier": dict(epochs=16, n_batches=60, n_ids=16, bank=200, n_fresh=2, lr=2e-3),
+    "train_set": dict(n_videos=48, n_frames=60),
+}
+LEARNING_QUICK = {
+    "minutes": dict(detector=None, verifier=None),
+    "detector": dict(imgsz=320, train_crop=160, support_size=32, epochs=1, n_way=2, n_query=2, n_episodes=4,
+                     lr=2e-3, reference_encoder="siamese", appearance_match=True),
+    "verifier": dict(epochs=1, n_batches=3, n_ids=8, bank=4, n_fresh=1, lr=2e-3),
+    "train_set": dict(n_videos=4, n_frames=30),
+}
+
+
+def train_recipe(out_dir, train_root, recipe: dict, style: str = "realistic", calib_videos: int = 12,
+                 calib_frames: int = 60, verbose: bool = True) -> dict:
+    """Train the recipe's detector on `train_root` (a generated set: samples/ + annotations/, no validation set:
+    test videos stay unseen), then its verifier, calibrated on the training videos, each inside the recipe's
+    "minutes". Returns {"model": path of refdet.pt, "detector_minutes", "verifier_minutes", "epochs" (the
+    detector's)}."""
+    import time
+    import warnings
+    from pathlib import Path
+
+    from ..config import TrainConfig, VerifierConfig
+    from .callbacks import TimeBudget
+    from .run import run_training
+    from .verifier import train_verifier
+
+    out, root = Path(out_dir), Path(train_root)
+    d, v = dict(recipe["detector"]), dict(recipe["verifier"])
+    epochs = d.pop("epochs")
+    t0 = time.time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data, model, train, weights = small_configs(out / "detector", root / "samples",
+                                                    root / "annotations" / "annotations.json", validate=False,
+                                                    epochs=epochs, num_workers=2, **d)
+        train.save_interval = epochs  # last.pt is what is used; no per-epoch copies
+        budget = recipe.get("minutes", {})
+        trainer = run_training(data, model, train, weights, verbose=verbose,
+                               callbacks=[TimeBudget(budget["detector"])] if budget.get("detector") else None)
+    t1 = time.time()
+    vtrain = TrainConfig(epochs=v.pop("epochs"), lr=v.pop("lr"), checkpoint_dir=str(out / "verifier"),
+                         save_interval=10 ** 6)
+    path = train_verifier(out / "detector" / "last.pt", data, VerifierConfig(), vtrain, style=style,
+                          calib_videos=calib_videos, calib_frames=calib_frames, verbose=verbose,
+                          callbacks=[TimeBudget(budget["verifier"])] if budget.get("verifier") else None, **v)
+    return {"model": path, "detector_minutes": (t1 - t0) / 60, "verifier_minutes": (time.time() - t1) / 60,
+            "epochs": trainer.epoch}

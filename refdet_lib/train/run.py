@@ -36,7 +36,7 @@ from .trainer import Trainer
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
 ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
                "num_ref_tokens", "reference_fusion", "reference_encoder",
-               "appearance_match")
+               "appearance_match", "verifier")
 
 
 def init_distributed() -> tuple[int, int, int]:

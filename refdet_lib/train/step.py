@@ -11,7 +11,10 @@ from ..runtime import batch_to
 
 def forward_batch(model, batch: dict, stage: int) -> dict:
     """The model's raw outputs for one batch of `stage`. Stage 1 is base detection (no references, no fusion);
-    stages 2/3 score only the prototype branch, so the base-class branch (a full YOLOv8 class stack) is skipped."""
+    stages 2/3 score only the prototype branch, so the base-class branch (a full YOLOv8 class stack) is skipped.
+    A batch of crops (data/crops.py) goes through the verifier, whatever the stage."""
+    if "crops" in batch:
+        return {"embeddings": model(batch["crops"])}
     if stage == 1:
         return model(batch["query"])
     return model(batch["query"], batch["support"], std=False)

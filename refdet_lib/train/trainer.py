@@ -32,6 +32,7 @@ from ..config import LOSS_COMPONENTS as COMPONENTS
 from ..config import TrainConfig, to_dict
 from ..data.sampling import interleave
 from ..model.loading import load_checkpoint
+from ..model.verifier import Decision
 from ..runtime import batch_to, cpu_has_native_bf16, use_channels_last
 from .callbacks import Callback
 from .checkpoint import atomic_save, atomic_write_text, rng_state, set_rng_state
@@ -86,9 +87,9 @@ class Trainer:
                 self.amp_dtype = torch.float16
             elif self.device.type == "cpu" and cpu_has_native_bf16():
                 self.amp_dtype = torch.bfloat16
-                self._say("mixed precision on the CPU: bfloat16 autocast (no GradScaler needed)")
+                self.say("mixed precision on the CPU: bfloat16 autocast (no GradScaler needed)")
             elif self.device.type == "cpu":
-                self._say("mixed precision: this CPU has no native bfloat16 (AMX / AVX512-BF16), where bf16 autocast "
+                self.say("mixed precision: this CPU has no native bfloat16 (AMX / AVX512-BF16), where bf16 autocast "
                           "runs ~10x slower than float32: training in float32")
         self.scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.mixed_precision)
 
@@ -107,7 +108,7 @@ class Trainer:
     def raw_model(self):
         return getattr(self.model, "module", self.model)
 
-    def _say(self, msg: str) -> None:
+    def say(self, msg: str) -> None:
         if self.verbose:
             tqdm.write(msg)
 
@@ -198,7 +199,7 @@ class Trainer:
             if not self._backward_step(loss, do_step):
                 skipped += 1
                 self.skipped_steps += 1
-                self._say(f"  step {i + 1}: non-finite loss or gradients, step skipped "
+                self.say(f"  step {i + 1}: non-finite loss or gradients, step skipped "
                           f"({self.skipped_steps} so far)")
                 continue
             counted += 1
@@ -241,7 +242,7 @@ class Trainer:
             for k in COMPONENTS:
                 sums[k] += float(comps[k])
         if n == 0:  # every val batch was non-finite: say so, never report a perfect 0.0
-            self._say("  ! validation: every batch gave a non-finite loss")
+            self.say("  ! validation: every batch gave a non-finite loss")
             return {k: float("nan") for k in sums}
         return self._reduce({k: v / n for k, v in sums.items()})
 
@@ -259,6 +260,8 @@ class Trainer:
             "best_val": self.best_val,
             "skipped_steps": self.skipped_steps,
             "loss_weights": self.criterion.weights.as_dict(),
+            # a verifier's calibrated decision travels on with the model it was fitted for (fine-tuning keeps it)
+            **({"decision": self.raw_model.decision.to_dict()} if hasattr(self.raw_model, "decision") else {}),
             "config": {**{k: to_dict(v) for k, v in self.configs.items()}, "train": to_dict(self.cfg)},
             "history": self.history.rows,
         }
@@ -272,18 +275,17 @@ class Trainer:
         """Continue from a checkpoint: same stage -> everything restored, next epoch; stage 2 -> 3: weights only."""
         ckpt = load_checkpoint(path, map_location=self.device)
         missing, unexpected = self.raw_model.load_state_dict(ckpt["model_state_dict"], strict=False)
+        if ckpt.get("decision") and hasattr(self.raw_model, "decision"):
+            self.raw_model.decision = Decision.from_dict(ckpt["decision"])
         if missing or unexpected:
             warnings.warn(f"{path}: {len(missing)} missing and {len(unexpected)} unexpected model tensors")
         if ckpt.get("stage", self.cfg.stage) != self.cfg.stage:
-            self._say(f"Fine-tuning from stage-{ckpt.get('stage')} checkpoint {path} (weights only, epoch 1)")
+            self.say(f"Fine-tuning from stage-{ckpt.get('stage')} checkpoint {path} (weights only, epoch 1)")
             return
         self.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
         # a longer run (the guide's curriculum: --epochs 60 after 30) re-plans the schedule from here
-        sched = ckpt["scheduler_state_dict"]
-        self.scheduler.load_state_dict(sched)
-        total = self.steps_per_epoch * self.cfg.epochs
-        f = warmup_cosine(total, min(int(round(self.steps_per_epoch * self.cfg.warmup_epochs)), total))
-        self.scheduler.lr_lambdas = [f] * len(self.optimizer.param_groups)
+        self.scheduler.load_state_dict(ckpt["scheduler_state_dict"])
+        self.replan(self.cfg.epochs)
         if ckpt.get("scaler_state_dict"):
             self.scaler.load_state_dict(ckpt["scaler_state_dict"])
         if ckpt.get("criterion_state_dict"):
@@ -293,7 +295,15 @@ class Trainer:
         self.best_val = float(ckpt.get("best_val", float("inf")))
         self.skipped_steps = int(ckpt.get("skipped_steps", 0))
         self.history.rows = [r for r in ckpt.get("history", []) if r["epoch"] <= self.epoch]
-        self._say(f"Resumed from {path}: epoch {self.epoch} done, continuing to {self.cfg.epochs}")
+        self.say(f"Resumed from {path}: epoch {self.epoch} done, continuing to {self.cfg.epochs}")
+
+    def replan(self, epochs: int) -> None:
+        """End the run after `epochs` epochs: the warm-up + cosine schedule is laid over the new length from the
+        current step on (a resumed, longer run; a time budget that measured the epochs it can afford)."""
+        self.cfg.epochs = int(epochs)
+        total = self.steps_per_epoch * self.cfg.epochs
+        f = warmup_cosine(total, min(int(round(self.steps_per_epoch * self.cfg.warmup_epochs)), total))
+        self.scheduler.lr_lambdas = [f] * len(self.optimizer.param_groups)
 
     # ------------------------------------------------------------------ the run
     def fit(self) -> History:
@@ -305,10 +315,10 @@ class Trainer:
         epoch = self.epoch
         try:
             for epoch in range(self.epoch + 1, self.cfg.epochs + 1):
-                if self.stop_training:
+                if self.stop_training or epoch > self.cfg.epochs:  # a callback stopped or shortened the run
                     break
                 self._cb("on_epoch_begin", epoch)
-                self._say(f"\n{'=' * 60}\nEpoch {epoch}/{self.cfg.epochs}\n{'=' * 60}")
+                self.say(f"\n{'=' * 60}\nEpoch {epoch}/{self.cfg.epochs}\n{'=' * 60}")
                 t0 = time.time()
                 tr = self.train_epoch(epoch)
                 va = self.validate()
@@ -340,12 +350,12 @@ class Trainer:
                         lines.append(f"Saved best model: {p}")
                     self.save("last.pt", epoch)
                     self.history.log("\n".join(lines))
-                self._say("\n".join(lines))
+                self.say("\n".join(lines))
                 self._cb("on_epoch_end", epoch, row)
         except KeyboardInterrupt:
             if self.is_main:
                 p = self.save("interrupted.pt", self.epoch)
-                self._say(f"\nInterrupted during epoch {epoch}. last.pt holds epoch {self.epoch} (resume with "
+                self.say(f"\nInterrupted during epoch {epoch}. last.pt holds epoch {self.epoch} (resume with "
                           f"--resume {self.run_dir / 'last.pt'}); the partial epoch's weights are in {p}.")
             raise
         finally:

@@ -1,0 +1,130 @@
+"""A calibrated decision, fitted on training videos only: scores that mean the same in every video, and the threshold
+at which the object is reported.
+
+1. Candidates: every training video's frames through the model (detector top-k, verifier cosines), each candidate
+   marked a hit when it covers the object (IoU >= 0.5 with the frame's box).
+2. Calibration: logistic regression of hit on [logit(detector score), verifier cosine] (the cosine left out
+   without a verifier): p = sigmoid(a logit(s) + b v + c) is then a probability, the same scale for every video.
+3. Thresholds: the ones that maximise the mean ST-IoU over the training videos, once for the tracked output (one box
+   per frame, eval/tracking.py: the default) and once for frames taken alone.
+Never fitted on a test split: the benchmark reports test figures at these stored values.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..data.annotations import VIDEO_NAME, list_reference_images, validate_dataset
+from ..data.video import iter_frames
+from ..model.refdet import CANDIDATE_CONF
+from ..model.verifier import Decision, logit
+from ..ops.boxes import box_iou
+from .inference import read_images
+from .metrics import best_conf
+from .tracking import TargetTracker
+
+GRID = tuple(np.round(np.arange(0.02, 0.96, 0.02), 2))
+
+
+def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
+                       max_frames: Optional[int] = None, shots: int = 3, batch_size: int = 8) -> dict:
+    """{video: {"frames": {frame: {"boxes", "det_scores", "cosines", "hit"}}, "gt": {frame: (m, 4)}}} with the
+    model's raw candidates (top-k per frame at the lowest score)."""
+    anns, _ = validate_dataset(data_root, annotations)
+    vids = sorted(anns) if videos is None else list(videos)
+    data_root = Path(data_root)
+    out = {}
+    kept, model.decision = model.decision, Decision()  # raw candidates: the scores as the detector gives them
+    for vid in vids:
+        model.set_references(read_images(list_reference_images(data_root / vid)[:shots]))
+        want = None if max_frames is None else range(max_frames)
+        idx, buf, cand = [], [], {}
+        for i, f in iter_frames(data_root / vid / VIDEO_NAME, want):
+            idx.append(i)
+            buf.append(f)
+        for b0 in range(0, len(buf), batch_size):
+            for i, r in zip(idx[b0:b0 + batch_size], model.predict(buf[b0:b0 + batch_size], conf=CANDIDATE_CONF,
+                                                                   max_det=100)):
+                g = anns[vid].boxes.get(i, np.zeros((0, 4), np.float32))
+                iou = box_iou(r["boxes"], g).max(1) if len(g) and len(r["boxes"]) else np.zeros(len(r["boxes"]))
+                cand[i] = {"boxes": r["boxes"], "det_scores": r["det_scores"], "cosines": r["cosines"],
+                           "hit": iou >= 0.5}
+        gt = {i: anns[vid].boxes.get(i, np.zeros((0, 4), np.float32)) for i in idx}
+        out[vid] = {"frames": cand, "gt": gt, "video": data_root / vid / VIDEO_NAME}
+    model.clear_references()
+    model.decision = kept
+    return out
+
+
+def fit_decision(cands: dict, use_verifier: bool = True, l2: float = 1e-3, steps: int = 100) -> Decision:
+    """Logistic regression of hit ~ [logit(det score), cosine] (see the module docstring) -> Decision (a, b, c)."""
+    rows = [(d["det_scores"], d["cosines"], d["hit"]) for v in cands.values() for d in v["frames"].values()]
+    s = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0)
+    if len(s) == 0 or not np.concatenate([r[2] for r in rows]).any():
+        return Decision()
+    x = [logit(s)] + ([np.concatenate([r[1] for r in rows])] if use_verifier else [])
+    X = torch.tensor(np.stack(x, 1), dtype=torch.float64)
+    y = torch.tensor(np.concatenate([r[2] for r in rows]), dtype=torch.float64)
+    w = torch.zeros(X.shape[1] + 1, dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        w[0] = 1.0
+    opt = torch.optim.LBFGS([w], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = X @ w[:-1] + w[-1]
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y) + l2 * (w[:-1] ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w = w.detach().numpy()
+    return Decision(a=float(w[0]), b=float(w[1]) if use_verifier else 0.0, c=float(w[-1]))
+
+
+def decide(cands: dict, decision: Decision, use_verifier: bool = True, track: bool = False) -> dict:
+    """Per video {frame: {"boxes", "scores"}}: the stored candidates scored by `decision` (best first), and with
+    `track` passed through the tracker (one box per frame), without running the model again."""
+    out = {}
+    for vid, v in cands.items():
+        per = {}
+        for f, d in v["frames"].items():
+            p = decision.probability(d["det_scores"], d["cosines"] if use_verifier else None)
+            o = np.argsort(-p, kind="stable")
+            per[f] = {"boxes": d["boxes"][o], "scores": p[o]}
+        out[vid] = track_candidates(v["video"], per) if track else per
+    return out
+
+
+def track_candidates(video, per_frame: dict, fps: float = 25.0, max_gap: int = 8) -> dict:
+    """The tracker over stored candidates of a video (the frames are decoded again for its motion compensation)."""
+    tr = TargetTracker(fps, max_gap)
+    for i, img in iter_frames(video, sorted(per_frame)):
+        tr.update(i, per_frame[i], img)
+    return tr.result()
+
+
+def ground_truth(cands: dict) -> dict:
+    return {vid: v["gt"] for vid, v in cands.items()}
+
+
+def choose_thresholds(cands: dict, decision: Decision, use_verifier: bool = True) -> Decision:
+    """Set decision.threshold (tracked) and .frame_threshold to the values that maximise the mean ST-IoU here."""
+    gts = ground_truth(cands)
+    decision.frame_threshold = best_conf(decide(cands, decision, use_verifier), gts, metric="st_iou", grid=GRID)
+    decision.threshold = best_conf(decide(cands, decision, use_verifier, track=True), gts, metric="st_iou",
+                                   grid=GRID)
+    return decision
+
+
+def calibrate(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
+              max_frames: Optional[int] = None, use_verifier: Optional[bool] = None,
+              cands: Optional[dict] = None) -> Decision:
+    """Fit the decision on these (training) videos and choose its two thresholds; sets and returns model.decision."""
+    use_verifier = model.verifier is not None if use_verifier is None else use_verifier
+    cands = cands if cands is not None else collect_candidates(model, data_root, annotations, videos, max_frames)
+    model.decision = choose_thresholds(cands, fit_decision(cands, use_verifier), use_verifier)
+    return model.decision
