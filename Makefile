@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (each does all set-up it needs):
-#   make demo   train stage 2 briefly on data_samples/ and evaluate on its novel-object test split
+#   make demo   the course weights find the novel objects of data_samples/test; then a short fine-tune from them
 #   make test   the whole test suite (what CI runs)
 PY ?= python3
 VENV := .venv
@@ -11,7 +11,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export HF_HUB_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo_config
 
-.PHONY: setup demo test test-fast course lab learning clean-cache
+.PHONY: setup demo test test-fast course lab learning weights site clean-cache
 
 setup: $(STAMP)
 
@@ -40,6 +40,15 @@ course: $(STAMP)
 # on 2 CPU cores with the transfer models: benchmarks/README.md)
 learning: $(STAMP)
 	$(BIN)/python benchmarks/learning.py --out runs/learning
+
+# the course weights models/refdet_course.pt + models/README.md (the learning recipe; MINUTES=60 for a longer budget)
+MINUTES ?=
+weights: $(STAMP)
+	$(BIN)/refdet weights $(if $(MINUTES),--minutes $(MINUTES))
+
+# the course as a static site: every notebook executed headless, then HTML with its pictures (site/index.html)
+site: $(STAMP)
+	$(BIN)/refdet course site
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks

@@ -108,8 +108,8 @@ def main(argv=None):
         # the whole chain per frame: RefDet + verifier (top 10) + tracker vs YOLOv8n + NMS, both from a frame
         from ultralytics.utils.nms import non_max_suppression
 
-        def yolo_frame():
-            img = letterbox(frame, args.imgsz)[0]
+        def yolo_frame():  # rectangular letterbox (stride 32), as ultralytics' predictor and RefDet.predict do
+            img = letterbox(frame, args.imgsz, stride=32)[0]
             xt = torch.from_numpy(img).to(dev).permute(2, 0, 1)[None].float() / 255
             non_max_suppression(yolo(xt), 0.001, 0.5, max_det=100)
 

@@ -6,6 +6,7 @@ dual head and the six-component criterion. Target: RefDet step <= 1.6x the YOLOv
 reference encoder (references through the shared backbone, no ViT) and, with --freeze_reference, a frozen ViT.
 
     python benchmarks/bench_train_step.py [--imgsz 320] [--support_size 112] [--reps 5] [--no-channels_last] [--bf16]
+                                          [--device cuda]    (on a GPU: float16 autocast on every side)
 """
 from __future__ import annotations
 
@@ -37,7 +38,10 @@ def main():
     ap.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True,
                     help="NHWC weights and frames on every side, as the trainer does by default")
     ap.add_argument("--bf16", action="store_true", help="every side under bfloat16 autocast (CPU mixed precision)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda: float16 autocast on every side)")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
     from ultralytics.nn.tasks import DetectionModel
     from ultralytics.utils.loss import v8DetectionLoss
 
@@ -45,7 +49,7 @@ def main():
                       n_way=2, n_query=4, n_episodes=8)
     _, eps, _, _ = build_datasets(data, ModelConfig(imgsz=a.imgsz, support_size=a.support_size), TrainConfig(),
                                   verbose=False)
-    batch = eps[0]
+    batch = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in eps[0].items()}
     B, S = batch["query"].shape[0], a.imgsz
 
     with warnings.catch_warnings():
@@ -54,18 +58,22 @@ def main():
         ref = build_refdet(imgsz=S, support_size=a.support_size)
         ref_frozen = build_refdet(imgsz=S, support_size=a.support_size, freeze_reference=True)
         siam = build_refdet(imgsz=S, support_size=a.siamese_support or 64, reference_encoder="siamese")
+    for m in (yolo, ref, ref_frozen, siam):
+        m.to(dev)
     if a.channels_last:
         for m in (yolo, ref, ref_frozen, siam):
             use_channels_last(m)
         batch["query"] = batch["query"].contiguous(memory_format=torch.channels_last)
-    amp = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
+    amp = torch.autocast("cuda", dtype=torch.float16) if cuda else \
+        torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
     yolo.args = SimpleNamespace(box=7.5, cls=0.5, dfl=1.5)
     yloss = v8DetectionLoss(yolo)
     xywh = batch["bboxes"].clone()
     xywh[:, 2:] -= xywh[:, :2]
     xywh[:, :2] += xywh[:, 2:] / 2
-    ybatch = {"batch_idx": batch["batch_idx"].float(), "cls": torch.zeros(len(xywh), 1), "bboxes": xywh / S}
-    crit = Criterion(stage_weights(2))
+    ybatch = {"batch_idx": batch["batch_idx"].float(), "cls": torch.zeros(len(xywh), 1, device=dev),
+              "bboxes": xywh / S}
+    crit = Criterion(stage_weights(2)).to(dev)
     opts = {id(m): torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], 1e-4)
             for m in (yolo, ref, ref_frozen, siam)}
 
@@ -98,16 +106,20 @@ def main():
     for f in runs.values():
         f()  # warm-up
     times = {k: [] for k in runs}
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     for _ in range(a.reps):  # interleaved
         for k, f in runs.items():
+            sync()
             t0 = time.perf_counter()
             f()
+            sync()
             times[k].append(time.perf_counter() - t0)
     base = statistics.median(times["yolov8n"])
     C, K = batch["support"].shape[:2]
     print(f"training step, batch {B} frames at {S} px, {C} objects x {K} references at {a.support_size} px, "
-          f"median of {a.reps} ({torch.get_num_threads()} threads; {'channels-last' if a.channels_last else 'NCHW'}"
-          f"{', bf16 autocast' if a.bf16 else ''})")
+          f"median of {a.reps} ({torch.cuda.get_device_name(dev) if cuda else f'{torch.get_num_threads()} threads'}; "
+          f"{'channels-last' if a.channels_last else 'NCHW'}"
+          f"{', fp16 autocast' if cuda else ', bf16 autocast' if a.bf16 else ''})")
     for k, ts in times.items():
         m = statistics.median(ts)
         print(f"  {k:<22} {1000 * m:8.1f} ms   {m / base:5.2f}x")

@@ -26,76 +26,24 @@ import copy
 import hashlib
 import json
 import pickle
-import platform
 import shutil
 import time
 import warnings
 from pathlib import Path
 
-import torch
-
 import refdet_lib  # noqa: F401
 from refdet_lib.data.synthetic import make_training_set
 from refdet_lib.eval import TemplateMatcher, evaluate_model
-from refdet_lib.eval.calibration import choose_thresholds, collect_candidates, decide, fit_decision, ground_truth
-from refdet_lib.eval.metrics import evaluate_videos
-from refdet_lib.eval.plots import plot_examples
+from refdet_lib.eval.scoring import METHODS, decisions_for, row, score_methods
+from refdet_lib.eval.scoring import split_paths as paths
 from refdet_lib.model import load_model
-from refdet_lib.runtime import available_cpus, cpu_has_native_bf16
-from refdet_lib.train.recipes import LEARNING, LEARNING_QUICK, train_recipe
+from refdet_lib.runtime import machine_name
+from refdet_lib.train.recipes import LEARNING, LEARNING_QUICK, MORE_NOVEL, train_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ROOT = ROOT / "data_samples" / "test"
 RESULTS = ROOT / "benchmarks" / "results" / "learning.json"
-MORE_NOVEL = dict(n_videos=12, n_frames=60, seed=3000)
 MORE_NOVEL_QUICK = dict(n_videos=2, n_frames=16, seed=3000)
-METHODS = ("detector", "verifier", "verifier_track")
-
-
-def paths(root: Path) -> tuple[Path, Path]:
-    return root / "samples", root / "annotations" / "annotations.json"
-
-
-def cpu_name() -> str:
-    """The CPU the figures come from: model, cores this process may use, and whether bf16 is native (AMX /
-    AVX512-BF16: mixed precision trains in bf16) or not (float32; see refdet_lib.runtime)."""
-    name = platform.processor() or platform.machine()
-    try:
-        for ln in Path("/proc/cpuinfo").read_text().splitlines():
-            if ln.startswith("model name"):
-                name = ln.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return (f"{name}, {available_cpus()} cores, {'native' if cpu_has_native_bf16() else 'no native'} bf16"
-            f"{gpu}")
-
-
-def row(r: dict) -> dict:
-    o = r["overall"]
-    return {"map50": o["map50"], "map50_videos": r["mean_map50"], "precision": o["precision"], "recall": o["recall"],
-            "st_iou": r["mean_st_iou"], "n_pred": o["n_pred_conf"], "conf": r["conf"]}
-
-
-def score_model(model, decisions: dict, root: Path, max_frames, examples: Path | None = None) -> dict:
-    """The three ways of deciding from one pass of the model over a set's videos -> {method: metrics row}; with
-    `examples`, a PNG of frames with the tracked boxes (green) and the ground truth (red)."""
-    cands = collect_candidates(model, *paths(root), max_frames=max_frames)
-    gts = ground_truth(cands)
-    out = {}
-    for m in METHODS:
-        dec, use_v = decisions["detector" if m == "detector" else "verifier"], m != "detector"
-        preds = decide(cands, dec, use_v, track=m == "verifier_track")
-        conf = dec.threshold if m == "verifier_track" else dec.frame_threshold
-        out[m] = row(evaluate_videos(preds, gts, conf=conf))
-        if examples is not None and m == "verifier_track":
-            import matplotlib.pyplot as plt
-
-            fig = plot_examples(preds, gts, paths(root)[0], conf=conf)
-            fig.savefig(examples, dpi=90, bbox_inches="tight")
-            plt.close(fig)
-    return out
 
 
 def baseline(root: Path, max_frames, cache: Path) -> dict:
@@ -129,15 +77,6 @@ def train_and_calibrate(style: str, out: Path, recipe: dict, quick: bool, eval_o
     info = {**info, "model": str(info["model"]), "train_set": str(train_root)}
     info_file.write_text(json.dumps(info, indent=1))
     return Path(info["model"]), info
-
-
-def decisions_for(model, info: dict, quick: bool) -> dict:
-    """The stored (verifier) decision and, for the 'detector alone' rows, one fitted the same way without it."""
-    train_root = Path(info["train_set"])
-    vids = sorted(p.name for p in (train_root / "samples").iterdir() if p.is_dir())[: 4 if quick else 12]
-    cands = collect_candidates(model, *paths(train_root), videos=vids, max_frames=16 if quick else 60)
-    det = choose_thresholds(cands, fit_decision(cands, use_verifier=False), use_verifier=False)
-    return {"detector": det, "verifier": copy.deepcopy(model.decision)}
 
 
 def main():
@@ -175,15 +114,15 @@ def main():
     for s in styles:  # more novel videos of each style (test-split objects, none of data_samples/test's)
         sets[f"more_novel_{s}"] = make_training_set(out / f"novel_set_{s}", avoid=[TEST_ROOT], split="test",
                                                     style=s, **more)
-    res = {"recipe": recipe, "style": a.style, "cpu": cpu_name(), "quick": a.quick}
+    res = {"recipe": recipe, "style": a.style, "cpu": machine_name(), "quick": a.quick}
     for s in styles:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             path, info = train_and_calibrate(s, out, recipe, a.quick, a.eval_only)
             model = load_model(path)
-            dec = decisions_for(model, info, a.quick)
-        scored = {name: score_model(model, dec, root, mf, out / "novel_examples.png"
-                                    if s == a.style and name == "novel" else None)
+            dec = decisions_for(model, info["train_set"], *((4, 16) if a.quick else (12, 60)))
+        scored = {name: {m: row(r) for m, r in score_methods(model, dec, root, mf, examples=out / "novel_examples.png"
+                                                             if s == a.style and name == "novel" else None).items()}
                   for name, root in sets.items()}  # every set, in and out
         res[s] = {"minutes": {k: info[k] for k in ("detector_minutes", "verifier_minutes")},
                   "detector_epochs": info.get("epochs"),

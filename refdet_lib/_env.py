@@ -2,6 +2,7 @@
 
 Users never set these by hand: ultralytics would otherwise try to download fonts and weights and to pip-install
 missing packages, albumentations would check for updates, and huggingface_hub would reach for the hub.
+OpenCV's FFmpeg log is quietened: bad input is reported once, as a DatasetError naming the file.
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ def apply_offline_defaults() -> None:
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
+    # FFmpeg's own decoder messages ("marker does not match f_code", one per damaged frame) would bury the one-line
+    # error that names the video; the reader reports a damaged file itself (data/video.py, DatasetError)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     # keep ultralytics' settings file inside the project (a source checkout) or the user's config dir
     cfg = PROJECT_ROOT / ".yolo_config" if (PROJECT_ROOT / "pyproject.toml").exists() else \
         Path.home() / ".config" / "refdet" / "yolo"

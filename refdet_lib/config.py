@@ -188,6 +188,7 @@ class TrainConfig:
     negative_strategy: str = "mixed"  # background | cross_class | mixed
     triplet_batch_size: int = 8
     resume: Optional[str] = None
+    fine_tune: bool = False          # take only resume's weights and start at epoch 1 (a new run from trained weights)
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     seed: int = 0
 

@@ -60,3 +60,18 @@ def usable_workers(requested: int, world: int = 1) -> int:
     """DataLoader workers per training process: at most the CPUs each process gets, as ultralytics does. The guide's
     default of 4 on a 2-core laptop would start 4 decoders fighting the training step (and torch warns about it)."""
     return max(0, min(requested, available_cpus() // max(world, 1)))
+
+
+def machine_name() -> str:
+    """The machine figures come from, as cards and benchmarks print it: CPU model, the cores this process may use,
+    whether bf16 is native there (mixed precision then trains in bf16; else float32), and the GPU if any."""
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{name}, {available_cpus()} cores, {'native' if cpu_has_native_bf16() else 'no native'} bf16{gpu}"

@@ -67,3 +67,13 @@ def test_speed_benchmarks_run(script):
     ratios = re.findall(r"(\d+\.\d+)x|ratio[^=\n]*= (\d+\.\d+)", r.stdout)
     assert "target" in r.stdout and ratios, r.stdout
     assert all(float(a or b) > 0 for a, b in ratios), r.stdout
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is here: gpu_check.sh would run for real")
+def test_gpu_check_says_there_is_no_gpu_and_does_nothing(tmp_path):
+    """benchmarks/gpu_check.sh is never part of make test; on a CPU machine it stops at once with a clear line and
+    exit code 3 (a caller can tell 'no GPU' from 'a check failed')."""
+    r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path / "g")], capture_output=True,
+                       text=True, env={**os.environ, "PY": sys.executable}, timeout=120)
+    assert r.returncode == 3 and "no CUDA GPU" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    assert (tmp_path / "g" / "report.txt").read_text() == r.stdout and not (tmp_path / "g" / "data").exists()

@@ -205,8 +205,13 @@ def _dist_att(pred, tgt, detach=True):
     return torch.exp((cp - ct).pow(2).sum(-1) / ((d2.detach() if detach else d2) + 1e-7))
 
 
-def _focus(beta, alpha=1.9, delta=3.0):
+def _r(beta, alpha=1.9, delta=3.0):
     return beta / (delta * alpha ** (beta - delta))
+
+
+def _focus(l_iou, iou_mean, alpha=1.9, delta=3.0, detach=True, clamp=True):
+    beta = (l_iou.detach() if detach else l_iou) / (max(iou_mean, 1e-7) if clamp else iou_mean)
+    return _r(beta, alpha, delta)
 
 
 def _wiou(pred, tgt, iou_mean=1.0, detach_beta=True):
@@ -214,13 +219,16 @@ def _wiou(pred, tgt, iou_mean=1.0, detach_beta=True):
 
     l_iou = 1 - bbox_iou(pred, tgt, xywh=False, eps=1e-7).squeeze(-1)
     beta = (l_iou.detach() if detach_beta else l_iou) / iou_mean
-    return _focus(beta) * _dist_att(pred, tgt) * l_iou
+    return _r(beta) * _dist_att(pred, tgt) * l_iou
 
 
 def test_check_wiou():
     ex.check_wiou_focus(_focus)
-    ex.check_wiou_focus(lambda b: (_focus(b.numpy())))  # numpy answers are fine
-    assert "beta = 0.1" in _fails(ex.check_wiou_focus, lambda b: b / (3.0 * 1.9 ** (3.0 - b)))
+    ex.check_wiou_focus(lambda li, m: _focus(li, m).numpy())  # numpy answers are fine
+    flipped = lambda li, m: (li.detach() / m) / (3.0 * 1.9 ** (3.0 - li.detach() / m))  # alpha^(delta - beta)
+    assert "l_iou 0.02 (beta 0.02): expected r = 0.04514" in _fails(ex.check_wiou_focus, flipped)
+    assert "carries a gradient" in _fails(ex.check_wiou_focus, lambda li, m: _focus(li, m, detach=False))
+    assert "must stay finite" in _fails(ex.check_wiou_focus, lambda li, m: _focus(li, m, clamp=False))
     ex.check_distance_attention(_dist_att)
     assert "detached" in _fails(ex.check_distance_attention, lambda p, t: _dist_att(p, t, detach=False))
     assert "pair" in _fails(ex.check_distance_attention, lambda p, t: _dist_att(p, t) ** 2)
@@ -270,6 +278,17 @@ def test_check_build_episode(sample_dataset):
                                range(2))
     swapped = lambda *a: (lambda v, i, l: (v[::-1], i, l))(*_episode_right(*a))
     assert "is a frame of" in _fails(ex.check_build_episode, swapped, ds, 2, 2, 64, 56, range(2))
+
+    def repeated(d, w, q, rng):  # one frame n_query times
+        v, idx, lab = _episode_right(d, w, q, rng)
+        return v, [i for c in range(w) for i in [idx[c * q]] * q], lab
+    assert "the same frame more than once" in _fails(ex.check_build_episode, repeated, ds, 2, 3, 64, 56, range(2))
+
+    def first_frames(d, w, q, rng):  # random videos, but always their first annotated frames
+        by = d.indices_by_video(positives_only=True)
+        vids = [str(x) for x in rng.choice(d.classes, w, replace=False)]
+        return vids, [i for x in vids for i in sorted(by[x])[:q]], [c for c in range(w) for _ in range(q)]
+    assert "first 3 annotated frames" in _fails(ex.check_build_episode, first_frames, ds, 2, 3, 64, 56, range(4))
 
 
 # -------------------------------------------------------------------------------------------------- 5. LR finder
@@ -365,6 +384,16 @@ def test_check_unletterbox():
     _fails(ex.check_unletterbox, lambda b, sh, s: right(b, sh, s, pad=False), match="640x360")
     _fails(ex.check_unletterbox, lambda b, sh, s: right(b, sh, s, clip=False))
 
+    def float_pad(boxes, shape, s):  # pad = gap / 2 in floats: right wherever the gap is even, half a pixel off else
+        h, w = shape
+        r = min(s / h, s / w)
+        b = np.array(boxes, np.float64)
+        b[:, [0, 2]] = ((b[:, [0, 2]] - (s - max(1, round(w * r))) / 2) / r).clip(0, w)
+        b[:, [1, 3]] = ((b[:, [1, 3]] - (s - max(1, round(h * r))) / 2) / r).clip(0, h)
+        return b
+    msg = _fails(ex.check_unletterbox, float_pad)
+    assert "333x500" in msg and "1280x723" in msg and "640x360" not in msg
+
 
 # ---------------------------------------------------------------------------------------------------- notebooks
 @pytest.fixture(scope="module")
@@ -405,3 +434,38 @@ def test_exercise_notebook_fails_unanswered(name, tmp_path, nb_params):
     failed = next(c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error"
                                                                         for o in c.outputs))
     assert failed.source.startswith("check_")
+
+
+# ------------------------------------------------------------------------------------ 9. prototype logit, 10. gates
+def _proto_logits(embs, protos, scale, bias, normalise=True, clamp=True, level_bias=True):
+    flat = torch.cat([e.flatten(2) for e in embs], 2).transpose(1, 2)
+    e, p = (F.normalize(flat, dim=-1), F.normalize(protos, dim=-1)) if normalise else (flat, protos)
+    s = (scale.clamp(max=math.log(100.0)) if clamp else scale).exp()
+    b = torch.cat([bias[i].expand(x.shape[2] * x.shape[3]) for i, x in enumerate(embs)]) if level_bias else bias[0]
+    return s * (e @ p.T).transpose(1, 2) + b
+
+
+def test_check_prototype_logits():
+    ex.check_prototype_logits(_proto_logits)
+    _fails(ex.check_prototype_logits, lambda *a: _proto_logits(*a, normalise=False), match="unit length")
+    _fails(ex.check_prototype_logits, lambda *a: _proto_logits(*a, clamp=False), match="clamped at 100")
+    _fails(ex.check_prototype_logits, lambda *a: _proto_logits(*a, level_bias=False))
+    _fails(ex.check_prototype_logits, lambda *a: _proto_logits(*a).transpose(1, 2), match="expected shape")
+
+
+def _gates(e, proto, channel, spatial, order=True, sig=True):
+    b, c = e.shape[:2]
+    gc = channel(torch.cat([proto.expand(b, c), e.mean((2, 3))] if order else [e.mean((2, 3)), proto.expand(b, c)],
+                           -1))
+    gs = spatial(torch.cat([e.mean(1, keepdim=True), e.amax(1, keepdim=True)], 1))
+    if sig:
+        gc, gs = torch.sigmoid(gc), torch.sigmoid(gs)
+    return e * gc.view(b, c, 1, 1) * gs
+
+
+def test_check_cheaf_gates():
+    with torch.no_grad():
+        ex.check_cheaf_gates(_gates)
+        _fails(ex.check_cheaf_gates, lambda *a: _gates(*a, order=False), match="max difference")
+        _fails(ex.check_cheaf_gates, lambda *a: _gates(*a, sig=False))
+        _fails(ex.check_cheaf_gates, lambda e, p, c, s: e)  # no gate at all

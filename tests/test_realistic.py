@@ -195,3 +195,15 @@ def test_cli_synth_styles(tmp_path, capsys):
     assert S.load_meta(tmp_path / "s")["style"] == "simple"
     assert main(["synth", str(tmp_path / "x"), "--refs", "5-2"]) == 2
     assert "--refs" in capsys.readouterr().err
+
+
+def test_drone_crops_of_tiny_and_thin_objects_still_have_a_box():
+    """A verifier crop of an object a few pixels long (where no pixel is more than half covered) is still cut around
+    the object: the generated bank once failed on such a render."""
+    from refdet_lib.data.synthetic.crops import drone_crop
+
+    rng = np.random.default_rng(5)
+    for ident in sample_real_identities(28, seed=11, split="any"):  # every category twice
+        for side in ((1.5, 2.5), (8.0, 80.0)):
+            crop = drone_crop(ident, rng, size=48, box_side=side)
+            assert crop.shape == (48, 48, 3) and crop.dtype == np.uint8 and crop.std() > 0

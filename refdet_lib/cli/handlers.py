@@ -16,7 +16,9 @@ from ..errors import DatasetError, UsageError
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("evaluate", help="mAP@0.5, precision, recall, ST-IoU on a test split")
-    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--checkpoint", default=None, help="a RefDet checkpoint (or --onnx)")
+    s.add_argument("--onnx", default=None, metavar="DIR",
+                   help="an export folder (`refdet export`): the ONNX graphs under onnxruntime, as a Jetson runs them")
     s.add_argument("--test_data_root", default="data_samples/test/samples")
     s.add_argument("--test_annotations", default="data_samples/test/annotations/annotations.json")
     s.add_argument("--n_way", type=int, default=None, help="accepted for the guide's command lines")
@@ -32,7 +34,10 @@ def add_parsers(sub) -> None:
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("predict", help="find the referenced object in every frame of a video")
-    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--checkpoint", default=None,
+                   help="a RefDet checkpoint (default: the course weights, models/refdet_course.pt)")
+    s.add_argument("--onnx", default=None, metavar="DIR",
+                   help="an export folder (`refdet export`): the ONNX graphs under onnxruntime, as a Jetson runs them")
     s.add_argument("--video", required=True)
     s.add_argument("--references", nargs="+", required=True, help="1 or more reference images of the object")
     s.add_argument("--out", default=None, help="output folder (annotated mp4 + submission JSON)")
@@ -76,12 +81,21 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", default=None, help="the calibrated checkpoint (default: beside it, *_calibrated.pt)")
     s.add_argument("--device", default="auto")
 
-    s = sub.add_parser("export", help="ONNX export: reference encoder + detector, parity check, INT8")
+    s = sub.add_parser("export", help="ONNX export: reference encoder + detector (+ verifier), parity check, INT8")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--format", default="onnx", choices=["onnx"])
     s.add_argument("--out", default=None)
-    s.add_argument("--opset", type=int, default=17)
-    s.add_argument("--int8", action="store_true", help="also write an INT8 (dynamic) quantised detector")
+    s.add_argument("--opset", type=int, default=17, help="ONNX opset, 17-20")
+    s.add_argument("--int8", action="store_true",
+                   help="also write detector_int8.onnx: static QDQ INT8 calibrated on training frames (TensorRT)")
+    s.add_argument("--calib_data", default=None,
+                   help="frames to calibrate on (default: the checkpoint's training data_root, else "
+                        "data_samples/train/samples)")
+    s.add_argument("--calib_frames", type=int, default=64, help="how many calibration frames")
+    s.add_argument("--test_data_root", default="data_samples/test/samples",
+                   help="where the FP32 vs INT8 accuracy is measured ('' to skip)")
+    s.add_argument("--test_annotations", default="data_samples/test/annotations/annotations.json")
+    s.add_argument("--eval_frames", type=int, default=None, help="score only the first N frames of each test video")
 
     s = sub.add_parser("synth", help="generate a synthetic drone-video dataset in the guide's format")
     s.add_argument("out")
@@ -106,15 +120,25 @@ def add_parsers(sub) -> None:
     s.add_argument("annotations")
     s.add_argument("--min_refs", type=int, default=1)
 
-    s = sub.add_parser("course", help="run the course notebooks headless, in order, with papermill")
-    s.add_argument("action", choices=["run"])
-    s.add_argument("--out", default=None, help="folder for the executed notebooks (default runs/course/executed)")
+    s = sub.add_parser("course", help="run the course notebooks headless (run), or build them as a static site (site)")
+    s.add_argument("action", choices=["run", "site"])
+    s.add_argument("--out", default=None, help="folder for the executed notebooks (default runs/course/executed; "
+                   "site: site/)")
     s.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 00,01")
     s.add_argument("-p", "--param", action="append", help="NAME=VALUE passed to every notebook's parameters cell")
 
-    s = sub.add_parser("demo", help="the README's main job: brief stage-2 training on data_samples + evaluation")
-    s.add_argument("--epochs", type=int, default=2)
+    s = sub.add_parser("demo", help="the README's main job: the course weights find the novel objects of "
+                       "data_samples/test; then a short fine-tune from them")
+    s.add_argument("--epochs", type=int, default=2, help="fine-tune epochs (0: skip the fine-tune)")
     s.add_argument("--out", default="runs/demo")
+    s.add_argument("--device", default="auto")
+
+    s = sub.add_parser("weights", help="train the course weights (models/refdet_course.pt) and write their card")
+    s.add_argument("--minutes", type=float, default=None,
+                   help="training budget in all (default: the learning recipe's 27.5 min)")
+    s.add_argument("--work", default="runs/weights", help="training sets and runs")
+    s.add_argument("--out", default=None, help="the weights file (default models/refdet_course.pt)")
+    s.add_argument("--style", default="realistic", choices=["realistic", "simple"])
 
 
 def cmd_validate(a) -> int:
@@ -123,8 +147,10 @@ def cmd_validate(a) -> int:
     for path in (a.data_root, a.annotations):
         if not Path(path).exists():
             raise UsageError(f"{path} does not exist")
-    try:
-        _, summary = validate_dataset(a.data_root, a.annotations, min_refs=a.min_refs)
+    if a.min_refs < 1:
+        raise UsageError(f"--min_refs must be >= 1 (got {a.min_refs})")
+    try:  # decode=True: every frame once, its count against the header (a file corrupt mid-stream opens fine)
+        _, summary = validate_dataset(a.data_root, a.annotations, min_refs=a.min_refs, decode=True)
     except DatasetError as e:
         print(str(e))
         return 1
@@ -170,14 +196,24 @@ def _shots(text: str) -> tuple[int, ...]:
 
 def cmd_evaluate(a) -> int:
     from ..eval.evaluate import evaluate_checkpoint
+    from ..eval.metrics import precision_text
 
     shots = _shots(a.shots)
-    for flag in ("checkpoint", "test_data_root", "test_annotations"):
-        if not Path(getattr(a, flag)).exists():
+    if (a.checkpoint is None) == (a.onnx is None):
+        raise UsageError("give --checkpoint (a PyTorch model) or --onnx (an export folder), one of the two")
+    for flag in ("checkpoint", "onnx", "test_data_root", "test_annotations"):
+        if getattr(a, flag) is not None and not Path(getattr(a, flag)).exists():
             raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
-    out = Path(a.out) if a.out else Path(a.checkpoint).parent / "eval"
-    res = evaluate_checkpoint(a.checkpoint, a.test_data_root, a.test_annotations, shots, a.conf, a.iou, out,
-                              a.device, track=a.track)
+    _check_shots(shots, a.test_data_root)
+    src = Path(a.onnx) if a.onnx else Path(a.checkpoint).parent
+    out = Path(a.out) if a.out else src / "eval"
+    if a.onnx:
+        from ..eval.evaluate import evaluate_model
+        res = evaluate_model(onnx_model(a.onnx, a.device), a.test_data_root, a.test_annotations, shots, a.conf,
+                             a.iou, out, track=a.track)
+    else:
+        res = evaluate_checkpoint(a.checkpoint, a.test_data_root, a.test_annotations, shots, a.conf, a.iou, out,
+                                  a.device, track=a.track)
     print()
     for shot, r in res.items():
         o = r["overall"]
@@ -187,16 +223,64 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def onnx_model(export_dir, device: str = "auto"):
+    """The exported graphs as a model (RefDet's interface): CUDA / TensorRT providers on a GPU machine."""
+    import torch
+
+    from ..export.runner import OnnxRefDet
+
+    if not Path(export_dir).is_dir():
+        raise UsageError(f"--onnx {export_dir} is not a folder (write one with `refdet export --checkpoint ...`)")
+    gpu = device != "cpu" and torch.cuda.is_available()
+    return OnnxRefDet(export_dir, providers=(["TensorrtExecutionProvider", "CUDAExecutionProvider"] if gpu else [])
+                      + ["CPUExecutionProvider"])
+
+
+def _check_shots(shots, data_root) -> None:
+    """--shots K needs K reference photos in every video (else a '5-shot' row would really be 3-shot)."""
+    from ..data.annotations import list_reference_images
+
+    root = Path(data_root)
+    have = {p.name: len(list_reference_images(p)) for p in sorted(root.iterdir()) if p.is_dir()}
+    short = {v: n for v, n in have.items() if n < max(shots)}
+    if short:
+        v, n = next(iter(short.items()))
+        raise UsageError(f"--shots {max(shots)}: {len(short)} video(s) have fewer reference photos, e.g. {root / v} "
+                         f"has {n}")
+
+
 def cmd_predict(a) -> int:
     from ..data.annotations import VIDEO_NAME
     from ..eval.inference import predict_video, read_images, to_submission, top_box, write_annotated_video
-    from ..model.loading import load_model
+    from ..model.loading import load_course_model, load_model
+    from ..data.video import video_info
     from ..runtime import select_device
 
     video = Path(a.video)
     if not video.exists():
         raise UsageError(f"--video {video} does not exist")
-    model = load_model(a.checkpoint, select_device(a.device))
+    try:  # OpenCV opens a photo as a one-frame "video": a reference photo given as --video is a mistake
+        if video.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"} \
+                or video_info(video)["frames"] < 1:
+            raise IOError
+    except IOError:
+        raise UsageError(f"--video {video} is not a video OpenCV can read (an mp4 file, e.g. drone_video.mp4)") \
+            from None
+    for p in a.references:
+        if not Path(p).is_file():
+            raise UsageError(f"--references: {p} does not exist")
+    if a.out and Path(a.out).exists() and not Path(a.out).is_dir():
+        raise UsageError(f"--out {a.out} is a file: give a folder for the annotated mp4 and submission.json")
+    if a.checkpoint is not None and a.onnx is not None:
+        raise UsageError("give --checkpoint or --onnx, not both")
+    if a.onnx is not None:
+        model = onnx_model(a.onnx, a.device)
+        print(f"onnxruntime on {model.providers[0]}: {a.onnx}")
+    elif a.checkpoint is None:
+        model = load_course_model(select_device(a.device))
+        print("the course weights (models/refdet_course.pt; --checkpoint for your own model)")
+    else:
+        model = load_model(a.checkpoint, select_device(a.device))
     model.set_references(read_images(a.references))
     dec = model.decision
     conf = a.conf if a.conf is not None else (dec.threshold if a.track else dec.frame_threshold)
@@ -257,30 +341,10 @@ def cmd_calibrate(a) -> int:
     return 0
 
 
-def precision_text(o: dict) -> str:
-    """`precision 0.812`, or `no detections` when nothing reached the threshold (never `precision nan`)."""
-    return "no detections" if not o.get("n_pred_conf") else f"precision {o['precision']:.3f}"
-
-
 def cmd_export(a) -> int:
-    from ..export import JETSON_RECIPE, export_onnx, parity_check, quantize_int8
-    from ..model.loading import load_model
+    from .export_cmd import export
 
-    model = load_model(a.checkpoint, "cpu")
-    out = Path(a.out) if a.out else Path(a.checkpoint).parent / "onnx"
-    paths = export_onnx(model, out, opset=a.opset)
-    par = parity_check(model, out)
-    print(f"reference encoder: {paths['reference_encoder']}\ndetector:          {paths['detector']}")
-    print("parity (max |PyTorch - onnxruntime|): " + ", ".join(f"{k} {v:.2e}" for k, v in par.items()))
-    ok = max(par.values()) <= 1e-3
-    if a.int8:
-        q = quantize_int8(out)
-        print(f"INT8 detector (dynamic): {q}")
-    cfg = model.config
-    recipe = JETSON_RECIPE.format(R=cfg.support_size, S=cfg.imgsz, D=cfg.embed_dim)
-    (out / "JETSON.md").write_text(recipe)
-    print(f"TensorRT / Jetson recipe: {out / 'JETSON.md'}")
-    return 0 if ok else 1
+    return export(a)
 
 
 def cmd_course(a) -> int:
@@ -298,6 +362,12 @@ def cmd_course(a) -> int:
     nbs = None
     if a.only:
         nbs = [n for n in NOTEBOOKS if any(n.startswith(o) for o in a.only.split(","))]
+    if a.action == "site":
+        from ..course.site import SITE, build_site
+
+        index = build_site(a.out or SITE, nbs, params)
+        print(f"open {index}")
+        return 0
     paths = run_course(a.out, nbs, params)
     print(f"executed {len(paths)} notebook(s) into {Path(paths[0]).parent if paths else a.out}")
     return 0
@@ -309,6 +379,16 @@ def cmd_demo(a) -> int:
     return demo(a)
 
 
+def cmd_weights(a) -> int:
+    from ..model.loading import COURSE_WEIGHTS
+    from ..train.course_weights import make_course_weights
+
+    if a.minutes is not None and a.minutes <= 0:
+        raise UsageError(f"--minutes must be > 0 (got {a.minutes})")
+    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style)
+    return 0
+
+
 HANDLERS = {"validate": cmd_validate, "synth": cmd_synth, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "export": cmd_export, "course": cmd_course, "demo": cmd_demo, "train-verifier": cmd_train_verifier,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "weights": cmd_weights}

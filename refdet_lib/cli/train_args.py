@@ -86,6 +86,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint_dir", default=t.checkpoint_dir)
     g.add_argument("--save_interval", type=int, default=t.save_interval)
     g.add_argument("--resume", default=None, help="checkpoint to continue from (stage 3: the stage-2 model)")
+    _bool(g, "fine_tune", t.fine_tune, "take only --resume's weights and start at epoch 1 (a new run from a trained "
+          "model; the course weights always start so)")
     g.add_argument("--device", default=t.device, help="auto | cpu | cuda | cuda:N")
     g.add_argument("--seed", type=int, default=t.seed)
     g = p.add_argument_group("loss weights (default: the stage's preset)")

@@ -270,3 +270,40 @@ def detection_agreement(a: list[dict], b: list[dict], names: tuple = ("a", "b"))
                      "|score diff|": abs(sa - sb), "top-box IoU": iou,
                      f"{names[0]} n": len(da["scores"]), f"{names[1]} n": len(db["scores"])})
     return pd.DataFrame(rows)
+
+
+def training_signs(history):
+    """The guide's *good training signs* and *warning signs*, checked on a run's history (DataFrame, or rows):
+    one row per sign with what was measured and whether the run shows it."""
+    import pandas as pd
+
+    h = pd.DataFrame(history)
+    tr = h["train_loss"].astype(float).to_numpy()
+    va = pd.to_numeric(h.get("val_loss", pd.Series([None] * len(h))), errors="coerce").to_numpy()
+    n = len(tr)
+    half, tail = tr[n // 2:], tr[-max(2, n // 5):]
+    slope = float(np.polyfit(np.arange(len(half)), half, 1)[0]) if len(half) > 1 else float("nan")
+    steps = np.diff(tr)
+    wiggle = float(np.mean(np.abs(steps - np.mean(steps))) / max(1e-9, np.mean(np.abs(tr)))) if n > 2 else 0.0
+    settle = float(abs(tail[-1] - tail[0]) / max(1e-9, abs(tail[0])))
+    first_half_gain = float((tr[0] - tr[n // 2]) / max(1e-9, abs(tr[0]))) if n > 2 else float("nan")
+    has_val = np.isfinite(va).any()
+    gap = va - tr if has_val else np.full(n, np.nan)
+    skipped = int(pd.to_numeric(h.get("skipped_steps", 0), errors="coerce").fillna(0).sum())
+    rows = [
+        ("good", "train loss steadily decreasing", f"{tr[0]:.3f} -> {tr[-1]:.3f}; slope over the 2nd half "
+         f"{slope:+.4f} / epoch", tr[-1] < tr[0] and not slope > 0),
+        ("good", "val loss following train loss", "no validation set in this run" if not has_val else
+         f"gap {np.nanmean(gap[: max(1, n // 2)]):+.3f} (1st half) -> {np.nanmean(gap[n // 2:]):+.3f} (2nd half)",
+         None if not has_val else bool(np.nanmean(gap[n // 2:]) <= np.nanmean(gap[: max(1, n // 2)]) + 0.05)),
+        ("good", "loss stabilising at the end", f"last {len(tail)} epochs change by {settle:.1%}", settle < 0.05),
+        ("warning", "val loss much higher than train (overfitting)", "no validation set in this run" if not has_val
+         else f"last gap {gap[-1]:+.3f}", None if not has_val else bool(gap[-1] > 0.1 * abs(tr[-1]))),
+        ("warning", "loss oscillating wildly (LR too high)", f"epoch-to-epoch wiggle {wiggle:.1%} of the loss",
+         wiggle > 0.1),
+        ("warning", "loss plateaus early", f"the first half removed {first_half_gain:.1%} of the loss",
+         bool(n > 4 and first_half_gain < 0.02)),
+        ("warning", "NaN losses (gradient explosion)", f"{skipped} non-finite step(s) skipped",
+         bool(skipped > 0 or not np.isfinite(tr).all())),
+    ]
+    return pd.DataFrame(rows, columns=["kind", "sign", "measured", "shown"]).set_index(["kind", "sign"])

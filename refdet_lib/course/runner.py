@@ -7,7 +7,8 @@ from typing import Optional
 from .._env import PROJECT_ROOT
 from .setup import DEFAULT_RUNS
 
-NOTEBOOKS = ["00_setup", "01_dataset_validation", "02_stage1_base_pretraining", "03_stage2_fewshot_meta_learning",
+NOTEBOOKS = ["00_setup", "01_dataset_validation", "02_stage1_base_pretraining", "02b_inside_the_model",
+             "03_stage2_fewshot_meta_learning",
              "04_hyperparameter_tuning", "05_monitoring_training", "06_triplet_finetuning", "07_troubleshooting",
              "08_jetson_export"]
 

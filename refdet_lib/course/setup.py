@@ -55,9 +55,43 @@ def _weights_status(path: Optional[str], what: str) -> str:
     return f"found {p} ({p.stat().st_size / 1e6:.1f} MB)" if p.exists() else f"NOT FOUND: {p}"
 
 
+START_FROM = ("course", "scratch")
+
+
+def start_weights(start_from: str = "course") -> Optional[Path]:
+    """Where a lesson's training starts: "course" -> the course weights (models/refdet_course.pt, checked: the
+    guide's "start from pretrained weights"), "scratch" -> None (random initialisation)."""
+    from ..model.loading import course_weights
+
+    if start_from not in START_FROM:
+        raise ValueError(f"start_from={start_from!r}: choose 'course' (the course weights) or 'scratch'")
+    return course_weights() if start_from == "course" else None
+
+
+def start_config(start_from: str = "course", imgsz: Optional[int] = None, lr: Optional[float] = None,
+                 train_crop: Optional[int] = None, verbose: bool = True) -> dict:
+    """A lesson's starting point and the sizes that go with it, for the parameters left None:
+    from the course weights, their own training scale (imgsz 640 on 320-pixel windows) and the guide's fine-tuning
+    learning rate 1e-4; from scratch, the CPU lesson sizes (imgsz 320, whole frames) and 1e-3 (nothing to protect,
+    few epochs to learn in). -> {"start_from", "weights" (Path or None), "imgsz", "lr", "train_crop"}"""
+    from ..train.recipes import LEARNING
+
+    w = start_weights(start_from)
+    d = LEARNING["detector"]
+    out = {"start_from": start_from, "weights": w,
+           "imgsz": imgsz or (d["imgsz"] if w else 320), "lr": lr or (1e-4 if w else 1e-3),
+           "train_crop": train_crop if train_crop is not None else (d["train_crop"] if w else 0)}
+    if verbose:
+        print(f"start: {'the course weights ' + str(w) if w else 'random initialisation'}; imgsz {out['imgsz']}"
+              f"{', trained on ' + str(out['train_crop']) + '-pixel windows' if out['train_crop'] else ''}, "
+              f"lr {out['lr']:g}")
+    return out
+
+
 def ensure_checkpoint(run_dir=DEFAULT_RUNS / "stage2", name: str = "best_model.pt", verbose: bool = True,
-                      **small_kw) -> Path:
-    """The stage-2 checkpoint a later notebook needs: found in the shared run folder, else trained (small) now."""
+                      start_from: str = "course", **small_kw) -> Path:
+    """The stage-2 model a later notebook needs: notebook 03's (found in the shared run folder), else the course
+    weights (start_from="course"), else a small model trained from scratch now."""
     from ..train.run import run_training
 
     p = Path(run_dir) / name
@@ -65,9 +99,60 @@ def ensure_checkpoint(run_dir=DEFAULT_RUNS / "stage2", name: str = "best_model.p
         if verbose:
             print(f"using {p}")
         return p
+    w = start_weights(start_from)
+    if w is not None:
+        if verbose:
+            print(f"{p} not found (notebook 03 makes it): using the course weights {w}")
+        return w
     if verbose:
-        print(f"{p} not found: training a small stage-2 model now ({small_kw or 'default small settings'})")
+        print(f"{p} not found: training a small stage-2 model from scratch now ({small_kw or 'default settings'})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run_training(*small_configs(run_dir, **small_kw), verbose=verbose)
     return p
+
+
+def reference_size(ckpt) -> int:
+    """The reference-photo size a checkpoint's model was built for (episodes for it must use this support_size)."""
+    from ..model.loading import load_checkpoint, model_config
+
+    return model_config(load_checkpoint(ckpt), ckpt).support_size
+
+
+def lesson_setup(params: dict, stage2: bool = True, start_from: Optional[str] = None, ckpt_sizes: bool = True,
+                 verbose: bool = True) -> dict:
+    """The set-up lessons 04-08 share, from their parameters cell (pass `globals()`): returns the names a lesson
+    uses, for `globals().update(...)`:
+
+        dev          the torch device (`select_device(device)`)
+        runs         Path(run_dir), the course's shared run folder
+        imgsz, lr, train_crop   resolved for the start (start_config: course weights or scratch)
+        paths        dict(data_root, annotations, test_data_root, test_annotations), for small_configs
+        ckpt         the stage-2 model (ensure_checkpoint: notebook 03's, else the course weights, else trained now)
+        support_size the reference size of that model
+        size         dict(imgsz, support_size, n_way, n_query, n_episodes, num_workers, train_crop), for small_configs
+    start_from: overrides the parameter (lessons about a run's own curves and logs use "scratch"); ckpt_sizes=False
+    keeps the parameter's support_size (a lesson that builds its own fresh model beside the stage-2 run)."""
+    from ..runtime import select_device
+
+    p = dict(params)
+    sf = start_from or p.get("start_from", "course")
+    start = start_config(sf, p.get("imgsz"), p.get("lr"), p.get("train_crop"), verbose=verbose)
+    out = {"dev": select_device(p.get("device", "auto")), "runs": Path(p.get("run_dir", DEFAULT_RUNS)),
+           "imgsz": start["imgsz"], "lr": start["lr"], "train_crop": start["train_crop"], "start": start}
+    out["paths"] = {k: p[k] for k in ("data_root", "annotations", "test_data_root", "test_annotations")}
+    support = p.get("support_size", 112)
+    if stage2:
+        out["ckpt"] = ensure_checkpoint(out["runs"] / "stage2", start_from=sf, imgsz=out["imgsz"],
+                                        support_size=support, epochs=p.get("epochs", 2),
+                                        n_episodes=p.get("n_episodes", 8), n_query=p.get("n_query", 4),
+                                        device=p.get("device", "auto"), verbose=verbose, **out["paths"])
+        if ckpt_sizes:
+            support = reference_size(out["ckpt"])
+    out["support_size"] = support
+    out["size"] = {"imgsz": out["imgsz"], "support_size": support, "n_way": p.get("n_way", 2),
+                   "n_query": p.get("n_query", 4), "n_episodes": p.get("n_episodes", 8),
+                   "num_workers": p.get("num_workers", 0), "train_crop": out["train_crop"]}
+    if verbose:
+        print(f"device: {out['dev']}")
+    return out

@@ -70,6 +70,12 @@ def parse_annotations(path: str | Path, problems: Optional[list[Problem]] = None
     except json.JSONDecodeError as e:
         problems.append(Problem(f, f"invalid JSON: {e.msg} at line {e.lineno}, column {e.colno}"))
         data = None
+    except UnicodeDecodeError:
+        problems.append(Problem(f, "not a text file (binary data): annotations must be UTF-8 JSON"))
+        data = None
+    except IsADirectoryError:
+        problems.append(Problem(f, "is a folder: expected the annotations JSON file"))
+        data = None
     if data is not None and not isinstance(data, list):
         problems.append(Problem(f, f"top level must be a list of videos, got {type(data).__name__}"))
         data = None
@@ -87,6 +93,10 @@ def parse_annotations(path: str | Path, problems: Optional[list[Problem]] = None
         intervals = entry.get("annotations")
         if not isinstance(intervals, list):
             problems.append(Problem(f, "missing 'annotations' list", video_id=vid, field="annotations"))
+            continue
+        if not intervals:
+            problems.append(Problem(f, "'annotations' is empty: no interval, so no frame shows the object",
+                                    video_id=vid, field="annotations"))
             continue
         for ii, interval in enumerate(intervals):
             bxs = interval.get("bboxes") if isinstance(interval, dict) else None
@@ -180,13 +190,29 @@ class DatasetSummary:
         return "\n".join(lines)
 
 
+def decodable_frames(path: str | Path) -> int:
+    """Frames that really decode, counted in one sequential pass (grab: no colour conversion, no copy)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    try:
+        while cap.isOpened() and cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    return n
+
+
 def validate_dataset(data_root: str | Path, annotations_file: str | Path, min_refs: int = 1,
-                     check_images: bool = True) -> tuple[dict[str, VideoAnnotation], DatasetSummary]:
+                     check_images: bool = True, decode: bool = False) -> tuple[dict[str, VideoAnnotation],
+                                                                            DatasetSummary]:
     """Check a dataset in the guide's layout; raise DatasetError listing *every* problem, else return a summary.
 
     Checks: JSON structure and values, x1<x2 and y1<y2, boxes inside the frame, frame index below the video's
     length, every video_id has a folder with a readable video, every folder has annotations, at least `min_refs`
-    readable reference images.
+    readable reference images. decode=True (`refdet validate`) also runs through every frame of each video once
+    and compares the count with its header (a file corrupt mid-stream opens, and its first frame reads, fine).
     """
     import cv2
 
@@ -223,6 +249,12 @@ def validate_dataset(data_root: str | Path, annotations_file: str | Path, min_re
         if not ok or n <= 0:
             problems.append(Problem(str(vpath), "video cannot be read (corrupt or unsupported codec)", video_id=vid))
             continue
+        if decode:
+            m = decodable_frames(vpath)
+            if m < n:
+                problems.append(Problem(str(vpath), f"its header says {n} frames but only {m} decode (corrupt or "
+                                        "truncated mid-stream)", video_id=vid, field="frames"))
+                n = m
         frames_total += n
         for fr, boxes in sorted(va.boxes.items()):
             if fr >= n:

@@ -67,6 +67,13 @@ class RefDetDataset:
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.video_paths = {v: self.data_root / v / VIDEO_NAME for v in self.classes}
         self.ref_paths = {v: list_reference_images(self.data_root / v) for v in self.classes}
+        short = sorted(v for v, p in self.ref_paths.items() if n_shot and len(p) < n_shot)
+        if short:
+            import warnings
+
+            warnings.warn(f"n_shot {n_shot}: {len(short)} of {len(self.classes)} videos have fewer reference photos "
+                          f"(e.g. {self.data_root / short[0] / 'object_images'}: {len(self.ref_paths[short[0]])}); "
+                          "their photos are repeated to make up the count", stacklevel=2)
         known = self.summary.per_video if self.summary is not None else {}
         self.info = {v: ({k: known[v][k] for k in ("frames", "width", "height")} if v in known else video_info(p))
                      for v, p in self.video_paths.items()}  # validation already opened every video: reuse that

@@ -19,6 +19,8 @@ from typing import Iterable, Optional
 import cv2
 import numpy as np
 
+from ..errors import DatasetError, Problem
+
 # Frames decoded by this process (tests and benchmarks read it to prove the cache works).
 DECODE_STATS = {"frames": 0, "passes": 0}
 
@@ -168,8 +170,11 @@ class FrameCache:
         missing = sorted(set(want) - set(got))
         if missing:
             tmp_npy.unlink(missing_ok=True)
-            raise IndexError(f"{video_path} (video_id={video_id}): frames {missing[:5]}{'...' if len(missing) > 5 else ''}"
-                             f" are beyond the end of the video ({got[-1] + 1} frames decoded)")
+            n = video_info(video_path)["frames"]
+            raise DatasetError([Problem(str(video_path), f"frames {missing[:5]}{'...' if len(missing) > 5 else ''} "
+                                        f"do not decode: its header says {n} frames, decoding stopped after "
+                                        f"{got[-1] + 1} (corrupt or truncated mid-stream)", video_id=video_id,
+                                        field="frames")])
         os.replace(tmp_npy, npy)
         tmp_js = js.with_suffix(f".tmp{os.getpid()}.json")
         tmp_js.write_text(json.dumps({"frames": got, "video": str(video_path), "size": size}))

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..data.video import iter_frames, video_info
+from ..errors import DatasetError, Problem
 from ..model.refdet import CANDIDATE_CONF
 from ..ops.images import draw, read_rgb
 
@@ -40,7 +41,7 @@ def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5
     tracker = TargetTracker(info["fps"] or 25.0, max_gap) if track else None
     idx, buf = [], []
     t0 = time.perf_counter()
-    total = info["frames"] if frames is None else len(frames)
+    total = info["frames"] if frames is None else len({int(f) for f in frames if 0 <= int(f) < info["frames"]})
     bar = tqdm(total=total, desc=f"predict {Path(video).parent.name or Path(video).name}", disable=not progress,
                unit="frame", leave=False)
 
@@ -64,6 +65,10 @@ def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5
     if buf:
         flush()
     bar.close()
+    if len(out) < total:  # the header promised more: a file corrupt or truncated mid-stream, never a silent result
+        raise DatasetError([Problem(str(video), f"its header says {info['frames']} frames but decoding stopped after "
+                                    f"{max(out, default=-1) + 1} (corrupt or truncated mid-stream)",
+                                    video_id=Path(video).parent.name, field="frames")])
     if tracker is not None:
         out = {f: d if len(d["scores"]) and d["scores"][0] >= conf else _empty() for f, d in tracker.result().items()}
     secs = time.perf_counter() - t0

@@ -338,3 +338,8 @@ def save_json(results: Mapping, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_plain(results), indent=2, allow_nan=False))
     return path
+
+
+def precision_text(o: dict) -> str:
+    """`precision 0.812`, or `no detections` when nothing reached the threshold (never `precision nan`)."""
+    return "no detections" if not o.get("n_pred_conf") else f"precision {o['precision']:.3f}"

@@ -18,4 +18,12 @@ TensorRT on a Jetson (JetPack 5/6, trtexec ships with it):
 New target: run reference_encoder once on the new photos and feed its outputs (seven, or eight with the appearance
 match) to the detector engine.
 No re-export, no rebuild. Set the Jetson to max clocks first (sudo nvpmodel -m 0 && sudo jetson_clocks).
+
+The whole pipeline on the Jetson, with this project's own code (what `refdet predict --onnx` runs anywhere):
+  pip install onnxruntime-gpu        # the Jetson Zoo / JetPack wheel, which has the TensorRT execution provider
+  pip install -e .                   # refdet_lib, from a checkout of this project
+  refdet predict --onnx . --video drone_video.mp4 --references img_1.jpg img_2.jpg img_3.jpg
+It runs these graphs under onnxruntime with the TensorRT provider first (then CUDA, then CPU): letterbox, box
+decoding, NMS, the verifier on each frame's top candidates (verifier.onnx), the calibrated decision (export.json)
+and the tracker around them, the same functions as the PyTorch path; `refdet evaluate --onnx .` scores it.
 """

@@ -50,6 +50,15 @@ class OnnxRefDet:
         self.refs, self.ref_emb = None, None
 
     @property
+    def providers(self) -> list[str]:
+        return self.det.get_providers()
+
+    @property
+    def verifier(self):
+        """The verifier's session, or None (RefDet's attribute, for code that asks whether there is one)."""
+        return self.ver
+
+    @property
     def num_references(self) -> int:
         return 0 if self.refs is None else int(self.refs["prototypes"].shape[0])
 

@@ -3,18 +3,63 @@
 A checkpoint is a dict with `model_state_dict` and `config` (the ModelConfig it was built with; docs/contracts.md).
 Inference, evaluation and export all load through `load_model`, so a file that is truncated, foreign, empty, partial
 or missing its config gets the same clear `CheckpointError` everywhere instead of a traceback with thousands of keys.
+
+The course weights (models/refdet_course.pt, made by `make weights`: the project's own "pretrained" model, as
+ultralytics ships yolov8n.pt) load through `course_weights()`, which first checks the file against the sha256 its
+manifest records, so a missing, truncated or altered file says so instead of failing somewhere later.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from pathlib import Path
 from typing import Optional
 
 import torch
 
+from .._env import PROJECT_ROOT
 from ..config import ModelConfig, from_dict
 from ..errors import CheckpointError
 from .verifier import Decision
+
+
+COURSE_WEIGHTS = PROJECT_ROOT / "models" / "refdet_course.pt"
+MAKE_WEIGHTS = "`make weights` trains them again (models/README.md says how long)"
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest_path(weights: str | Path) -> Path:
+    """The manifest beside a weights file: {"sha256", "bytes", ...} (models/refdet_course.json)."""
+    return Path(weights).with_suffix(".json")
+
+
+def course_weights(path: str | Path = COURSE_WEIGHTS) -> Path:
+    """The course weights' path, checked against the sha256 in their manifest (CheckpointError: missing/altered)."""
+    path, man = Path(path), manifest_path(path)
+    if not path.exists():
+        raise CheckpointError(f"course weights not found: {path} (a checkout of the project has them: `git checkout "
+                              f"-- {path.name}` in {path.parent}; {MAKE_WEIGHTS})")
+    if not man.exists():
+        raise CheckpointError(f"{man} is missing: cannot check {path} ({MAKE_WEIGHTS})")
+    want = json.loads(man.read_text()).get("sha256")
+    got = sha256(path)
+    if got != want:
+        raise CheckpointError(f"{path} was altered or truncated: its sha256 is {got[:12]}..., {man.name} records "
+                              f"{str(want)[:12]}... (`git checkout -- {path.name}` restores it; {MAKE_WEIGHTS})")
+    return path
+
+
+def load_course_model(device: str | torch.device = "cpu", path: str | Path = COURSE_WEIGHTS):
+    """The course weights as a RefDet (detector + verifier + calibrated decision), checked first."""
+    return load_model(course_weights(path), device)
 
 
 def load_checkpoint(path: str | Path, map_location: Optional[str | torch.device] = "cpu") -> dict:

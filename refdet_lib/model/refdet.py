@@ -231,9 +231,13 @@ class RefDet(nn.Module):
         try:
             for b0 in range(0, len(frames), batch_size):
                 chunk = [self._check_frame(b0 + i, f) for i, f in enumerate(frames[b0:b0 + batch_size])]
-                lb = [letterbox(f, s) for f in chunk]  # (img (S,S,3), ratio, (pad_left, pad_top))
+                # (img (H, W, 3), ratio, (pad_left, pad_top)): a rectangle of stride multiples (a video's frames
+                # share one), the square only when frames of different shapes come together
+                lb = [letterbox(f, s, stride=max(self.strides)) for f in chunk]
+                if len({l[0].shape for l in lb}) > 1:
+                    lb = [letterbox(f, s) for f in chunk]
                 x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2)
-                # (B, 3, S, S) in NHWC memory, as training feeds it: oneDNN's faster kernels for thin convs
+                # (B, 3, H, W) in NHWC memory, as training feeds it: oneDNN's faster kernels for thin convs
                 x = x.to(dtype).contiguous(memory_format=torch.channels_last) / 255
                 k = self.verifier.config.top_k if self.verifier is not None else max_det
                 dets = self.postprocess(self(x, refs=refs, std=False), min(conf, CANDIDATE_CONF), iou, k)

@@ -27,12 +27,16 @@ def _fit(img: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     return img, r
 
 
-def letterbox(img: np.ndarray, size: int, pad_value: int = PAD_VALUE) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Resize `img` (H, W, 3) to fit a `size` x `size` square, centred, padded; returns (img, ratio, (pad_left, pad_top))."""
+def letterbox(img: np.ndarray, size: int, pad_value: int = PAD_VALUE,
+              stride: int = 0) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize `img` (H, W, 3) to fit a `size` x `size` square, centred, padded; returns (img, ratio, (pad_left,
+    pad_top)). stride > 0: pad only up to the next multiple of `stride` instead (ultralytics' rectangular inference:
+    a 640 x 360 frame becomes 640 x 384, not 640 x 640, 40 % fewer pixels for the same scale)."""
     img, r = _fit(img, size)
     nh, nw = img.shape[:2]
-    left, top = (size - nw) // 2, (size - nh) // 2
-    out = np.full((size, size, img.shape[2]), pad_value, dtype=img.dtype)
+    H, W = (-(-nh // stride) * stride, -(-nw // stride) * stride) if stride else (size, size)
+    left, top = (W - nw) // 2, (H - nh) // 2
+    out = np.full((H, W, img.shape[2]), pad_value, dtype=img.dtype)
     out[top:top + nh, left:left + nw] = img
     return out, r, (left, top)
 

@@ -5,20 +5,28 @@ so anything built here can be printed as a `refdet train ...` command (`refdet_l
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from .._env import PROJECT_ROOT
 from ..config import DataConfig, ModelConfig, TrainConfig, stage_weights
 
 DATA_SAMPLES = PROJECT_ROOT / "data_samples"
+# "the 12 more novel videos": test-split identities, none of data_samples/test's (4 videos are too few to tell two
+# models apart); make_training_set(..., split="test", avoid=[data_samples/test], **MORE_NOVEL)
+MORE_NOVEL = dict(n_videos=12, n_frames=60, seed=3000)
 
 
 def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None, test_annotations=None,
                   imgsz: int = 320, support_size: int = 112, epochs: int = 2, n_way: int = 2, n_query: int = 4,
                   n_episodes: int = 20, stage: int = 2, lr: float = 1e-3, num_workers: int = 0,
                   reference_encoder: str = "dinov2", appearance_match: bool = False, train_crop: int = 0,
-                  validate: bool = True, hard_episodes: float = 0.0, **train_kw):
+                  validate: bool = True, hard_episodes: float = 0.0, start_from=None, **train_kw):
     """CPU-sized configs on data_samples/ (what the notebooks' parameter cells default to); extra keywords go to
     TrainConfig. reference_encoder='siamese' needs a support_size that is a multiple of 32 (e.g. 32 or 64).
-    validate=False trains without a validation set (no val curves, no best_model.pt by val loss)."""
+    validate=False trains without a validation set (no val curves, no best_model.pt by val loss).
+    start_from: a checkpoint to fine-tune (the course weights, as the guide starts from pretrained ones): the model
+    is then its architecture (support_size, reference_encoder, appearance_match and the rest are its own; imgsz is
+    the caller's) and training resumes from its weights."""
     tr, te = DATA_SAMPLES / "train", DATA_SAMPLES / "test"
     data = DataConfig(data_root=str(data_root or tr / "samples"),
                       annotations=str(annotations or tr / "annotations" / "annotations.json"),
@@ -29,6 +37,14 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
                       hard_episodes=hard_episodes, num_workers=num_workers)
     model = ModelConfig(imgsz=imgsz, support_size=support_size, reference_encoder=reference_encoder,
                         appearance_match=appearance_match)
+    if start_from is not None:
+        from dataclasses import replace
+
+        from ..model.loading import load_checkpoint, model_config
+
+        model = replace(model_config(load_checkpoint(start_from), start_from), imgsz=imgsz)
+        train_kw.setdefault("resume", str(start_from))
+        train_kw.setdefault("fine_tune", True)
     train = TrainConfig(stage=stage, epochs=epochs, lr=lr, checkpoint_dir=str(run_dir), save_interval=1,
                         warmup_epochs=0.5, **train_kw)
     return data, model, train, stage_weights(stage)
@@ -73,7 +89,6 @@ def train_recipe(out_dir, train_root, recipe: dict, style: str = "realistic", ca
     out, root = Path(out_dir), Path(train_root)
     d, v = dict(recipe["detector"]), dict(recipe["verifier"])
     epochs = d.pop("epochs")
-    t0 = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data, model, train, weights = small_configs(out / "detector", root / "samples",
@@ -81,13 +96,36 @@ def train_recipe(out_dir, train_root, recipe: dict, style: str = "realistic", ca
                                                     epochs=epochs, num_workers=2, **d)
         train.save_interval = epochs  # last.pt is what is used; no per-epoch copies
         budget = recipe.get("minutes", {})
-        trainer = run_training(data, model, train, weights, verbose=verbose,
-                               callbacks=[TimeBudget(budget["detector"])] if budget.get("detector") else None)
+        done = finished_run(out / "detector")
+        if done is None:
+            run_training(data, model, train, weights, verbose=verbose,
+                         callbacks=[TimeBudget(budget["detector"])] if budget.get("detector") else None)
+            done = finished_run(out / "detector")
+        elif verbose:
+            print(f"detector: {out / 'detector' / 'last.pt'} finished its {done['epochs']} epochs: reused")
     t1 = time.time()
     vtrain = TrainConfig(epochs=v.pop("epochs"), lr=v.pop("lr"), checkpoint_dir=str(out / "verifier"),
                          save_interval=10 ** 6)
     path = train_verifier(out / "detector" / "last.pt", data, VerifierConfig(), vtrain, style=style,
                           calib_videos=calib_videos, calib_frames=calib_frames, verbose=verbose,
                           callbacks=[TimeBudget(budget["verifier"])] if budget.get("verifier") else None, **v)
-    return {"model": path, "detector_minutes": (t1 - t0) / 60, "verifier_minutes": (time.time() - t1) / 60,
-            "epochs": trainer.epoch}
+    return {"model": path, "detector_minutes": done["minutes"], "verifier_minutes": (time.time() - t1) / 60,
+            "epochs": done["epochs"]}
+
+
+def finished_run(run_dir) -> Optional[dict]:
+    """{"epochs", "minutes" (the epochs' own seconds, as history.csv records them)} of a run whose last.pt reached
+    the epochs its config planned (a time budget re-plans them), else None: a finished part of a recipe is reused."""
+    from pathlib import Path
+
+    from ..model.loading import load_checkpoint
+
+    p = Path(run_dir) / "last.pt"
+    if not p.exists():
+        return None
+    ck = load_checkpoint(p)
+    planned = ((ck.get("config") or {}).get("train") or {}).get("epochs")
+    if planned is None or int(ck.get("epoch", 0)) < int(planned):
+        return None
+    secs = sum(float(r.get("seconds") or 0) for r in ck.get("history", []))
+    return {"epochs": int(ck["epoch"]), "minutes": secs / 60}

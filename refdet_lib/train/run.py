@@ -177,6 +177,8 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
     with warnings.catch_warnings():
         if rank != 0:
             warnings.simplefilter("ignore")
+        elif ckpt is not None:  # the checkpoint's weights replace the random init at once: not worth a warning
+            warnings.filterwarnings("ignore", message=".*randomly initialised", category=UserWarning)
         model = RefDet(model_cfg).to(device)
     if train.stage == 1 and ckpt is None and model_cfg.nc_base != len(ds.classes):
         raise ValueError("stage 1 needs nc_base == number of training classes")

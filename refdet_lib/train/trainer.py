@@ -11,14 +11,18 @@ What the loop guarantees:
 - `history.csv`, `training.log`, `checkpoint_epoch_N.pt`, `last.pt`, `best_model.pt`, `config.json` in the run
   folder, all written atomically; Ctrl-C keeps `last.pt` (the last finished epoch) and saves `interrupted.pt`;
 - resume restores model, optimizer, scheduler, scaler, RNG states and epoch: 2 epochs + resume to 4 gives the same
-  weights as 4 unbroken epochs on the CPU.
+  weights as 4 unbroken epochs on the CPU (best_model.pt and checkpoint_epoch_N.pt hold the model only);
+- SIGTERM is handled as Ctrl-C; temporary files of a write killed mid-way are removed at the next start.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +33,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from ..config import LOSS_COMPONENTS as COMPONENTS
+from ..errors import UsageError
 from ..config import TrainConfig, to_dict
 from ..data.sampling import interleave
 from ..model.loading import load_checkpoint
@@ -39,6 +44,37 @@ from .checkpoint import atomic_save, atomic_write_text, rng_state, set_rng_state
 from .history import History
 from .optim import param_groups, warmup_cosine
 from .step import batch_loss
+
+
+RESUME_ONLY = ("optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "rng_state")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler or `kill` stopping the job) is handled as Ctrl-C: interrupted.pt is written, last.pt
+    stays at the last finished epoch. Only in the main thread, where Python delivers signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 class Trainer:
@@ -266,21 +302,52 @@ class Trainer:
             "history": self.history.rows,
         }
 
-    def save(self, name: str, epoch: int) -> Optional[Path]:
+    def save(self, name: str, epoch: int, resumable: bool = True) -> Optional[Path]:
+        """resumable=False (best_model.pt, checkpoint_epoch_N.pt): the model and its record without optimizer,
+        scheduler, scaler and RNG states, a fraction of the size; last.pt and interrupted.pt keep them all."""
         if not self.is_main:
             return None
-        return atomic_save(self.state(epoch), self.run_dir / name)
+        st = self.state(epoch)
+        if not resumable:
+            st = {k: v for k, v in st.items() if k not in RESUME_ONLY}
+        return atomic_save(st, self.run_dir / name)
+
+    def _clean_stale_tmp(self) -> None:
+        """Temporary checkpoint files of a process that died mid-write (kill -9): removed at the next start."""
+        for tmp in self.run_dir.glob(".*.tmp*"):
+            pid = tmp.name.rpartition(".tmp")[2].split(".")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
+                self.say(f"removed {tmp.name}, left by an interrupted checkpoint write")
 
     def resume(self, path: str | Path) -> None:
-        """Continue from a checkpoint: same stage -> everything restored, next epoch; stage 2 -> 3: weights only."""
+        """Continue from a checkpoint. Same stage, last.pt (optimizer state inside): everything restored, the next
+        epoch, exactly as an unbroken run. Same stage, best_model.pt / checkpoint_epoch_N.pt (model only, as
+        ultralytics strips them): the next epoch with a fresh optimizer. Another stage, or weights that are not a
+        training run (the course weights): a fine-tune from epoch 1."""
         ckpt = load_checkpoint(path, map_location=self.device)
         missing, unexpected = self.raw_model.load_state_dict(ckpt["model_state_dict"], strict=False)
         if ckpt.get("decision") and hasattr(self.raw_model, "decision"):
             self.raw_model.decision = Decision.from_dict(ckpt["decision"])
         if missing or unexpected:
             warnings.warn(f"{path}: {len(missing)} missing and {len(unexpected)} unexpected model tensors")
-        if ckpt.get("stage", self.cfg.stage) != self.cfg.stage:
-            self.say(f"Fine-tuning from stage-{ckpt.get('stage')} checkpoint {path} (weights only, epoch 1)")
+        if self.cfg.fine_tune or ckpt.get("stage", self.cfg.stage) != self.cfg.stage or "course_weights" in ckpt \
+                or "epoch" not in ckpt:
+            what = "the course weights" if "course_weights" in ckpt else f"stage-{ckpt.get('stage')} checkpoint"
+            self.say(f"Fine-tuning from {what} {path} (weights only, epoch 1)")
+            return
+        done = int(ckpt["epoch"])
+        if done >= self.cfg.epochs:
+            raise UsageError(f"--resume {path} has already trained {done} epoch(s): --epochs {self.cfg.epochs} "
+                             f"leaves nothing to do (give --epochs above {done} to continue)")
+        if "optimizer_state_dict" not in ckpt:  # a model-only file of this stage: continue, fresh optimizer
+            self.epoch, self.best_val = done, float(ckpt.get("best_val", float("inf")))
+            self.history.rows = [r for r in ckpt.get("history", []) if r["epoch"] <= done]
+            self.scheduler.last_epoch = done * self.steps_per_epoch  # the schedule where the run was
+            for g, lr in zip(self.optimizer.param_groups, self.scheduler.get_lr()):
+                g["lr"] = lr
+            self.say(f"Continuing from {path} (epoch {done}, model only: a fresh optimizer; last.pt resumes "
+                     f"exactly) to epoch {self.cfg.epochs}")
             return
         self.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
         # a longer run (the guide's curriculum: --epochs 60 after 30) re-plans the schedule from here
@@ -307,8 +374,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ the run
     def fit(self) -> History:
+        with _sigterm_as_interrupt():
+            return self._fit()
+
+    def _fit(self) -> History:
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._clean_stale_tmp()
             cfg = {**{k: to_dict(v) for k, v in self.configs.items()}, "train": to_dict(self.cfg)}
             atomic_write_text(json.dumps(cfg, indent=2, default=str), self.run_dir / "config.json")
         self._cb("on_train_begin")
@@ -343,10 +415,10 @@ class Trainer:
                     self.history.append(row)
                     save_epoch = epoch % self.cfg.save_interval == 0 or epoch == self.cfg.epochs or epoch == 1
                     if save_epoch:
-                        p = self.save(f"checkpoint_epoch_{epoch}.pt", epoch)
+                        p = self.save(f"checkpoint_epoch_{epoch}.pt", epoch, resumable=False)
                         lines.append(f"Saved checkpoint: {p}")
                     if improved:
-                        p = self.save("best_model.pt", epoch)
+                        p = self.save("best_model.pt", epoch, resumable=False)
                         lines.append(f"Saved best model: {p}")
                     self.save("last.pt", epoch)
                     self.history.log("\n".join(lines))

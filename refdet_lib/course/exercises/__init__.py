@@ -14,8 +14,11 @@ from .ex05_learning_rate import check_pick_learning_rate, lr_finder_curve, plot_
 from .ex06_frozen_encoder import check_count_trainable, check_frozen_vs_trained
 from .ex07_batch_hard_triplet import check_batch_hard_triplet
 from .ex08_unletterbox import check_unletterbox
+from .ex09_prototype_logit import check_prototype_logits
+from .ex10_cheaf_gate import check_cheaf_gates
 
 __all__ = ["ExerciseFailed", "check_bbox_validator", "check_iou", "check_st_iou", "check_wiou_focus",
            "check_distance_attention", "check_wiou_v3", "check_beta_peak", "check_build_episode",
            "lr_finder_curve", "plot_lr_curve", "check_pick_learning_rate", "check_count_trainable",
-           "check_frozen_vs_trained", "check_batch_hard_triplet", "check_unletterbox"]
+           "check_frozen_vs_trained", "check_batch_hard_triplet", "check_unletterbox",
+           "check_prototype_logits", "check_cheaf_gates"]

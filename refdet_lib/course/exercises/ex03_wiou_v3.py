@@ -33,26 +33,40 @@ def _library_wiou(iou_mean: float = 1.0):
 
 
 def check_wiou_focus(focus: Callable) -> None:
-    """Exercise 3a. `focus(beta) -> r` elementwise, r = beta / (delta * alpha**(beta - delta)), alpha=1.9,
-    delta=3, against `WIoUv3Loss.focus` (with the running mean at 1, its beta is the value passed in)."""
+    """Exercise 3a. `focus(l_iou, iou_mean, alpha=1.9, delta=3) -> r` per box: beta = (detached) l_iou / iou_mean,
+    r = beta / (delta * alpha**(beta - delta)), against `WIoUv3Loss.focus` with the same running mean; r must carry
+    no gradient (it is a weight, not a path) and stay finite when the running mean is 0."""
     import torch
 
     name = "focus"
-    beta = torch.tensor([0.0, 0.1, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0])
-    want = _library_wiou(1.0).focus(beta).numpy().astype(np.float64)
-    got = _call(name, focus, beta.clone())
-    try:
-        got = _to_numpy(got).reshape(-1)
-    except (TypeError, ValueError):
-        got = None
-    failures = []
-    if got is None or got.shape != want.shape:
-        failures.append(f"focus(beta) for beta = {beta.tolist()} must return {len(want)} values, got {_short(got)}")
-    else:
-        for b, w, r in zip(beta.tolist(), want, got):
+    l_iou = torch.tensor([0.0, 0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.3])
+    failures, n = [], 0
+    for mean in (1.0, 0.35, 0.1):
+        want = _library_wiou(mean).focus(l_iou).numpy().astype(np.float64)
+        x = l_iou.clone().requires_grad_(True)
+        got = _call(name, focus, x, mean)
+        n += len(want)
+        try:
+            g = _to_numpy(got).reshape(-1)
+        except (TypeError, ValueError):
+            g = None
+        if g is None or g.shape != want.shape:
+            failures.append(f"iou_mean {mean}: focus(l_iou, iou_mean) for {len(want)} boxes must return {len(want)} "
+                            f"values, got {_short(got)}")
+            continue
+        for li, w, r in zip(l_iou.tolist(), want, g):
             if not math.isclose(r, w, rel_tol=1e-4, abs_tol=1e-6):
-                failures.append(f"beta = {b:g}: expected r = {w:.5f}, got {r:.5f}")
-    _verdict(name, failures, len(want), "Note r(delta) = 1: a box of ordinary quality keeps its loss as is.")
+                failures.append(f"iou_mean {mean}, l_iou {li:g} (beta {li / mean:.3g}): expected r = {w:.5f}, got "
+                                f"{r:.5f}")
+        if getattr(got, "requires_grad", False):
+            failures.append(f"iou_mean {mean}: r carries a gradient back to l_iou; build it from l_iou.detach(): "
+                            "WIoU v3 uses r as a per-box weight, and a gradient through r would push boxes to *raise* "
+                            "their loss where r grows with it")
+    got = _call(name, focus, l_iou.clone(), 0.0)
+    if not np.all(np.isfinite(_to_numpy(got))):
+        failures.append("iou_mean 0 (the running mean of a run whose boxes are all perfect): r must stay finite; "
+                        "clamp the mean to a small positive value as the library does (1e-7)")
+    _verdict(name, failures, n + 1, "Note r = 1 at beta = delta: a box of ordinary quality keeps its loss as is.")
 
 
 def _grad_of(fn: Callable, name: str, pred, tgt, **kw):

@@ -12,9 +12,10 @@ def check_build_episode(build_episode: Callable, dataset, n_way: int = 2, n_quer
                         support_size: int = 56, seeds: Sequence[int] = range(8)) -> None:
     """Exercise 4. `build_episode(dataset, n_way, n_query, rng) -> (videos, indices, labels)`.
 
-    Checked for several seeds: n_way distinct videos of the dataset, n_query annotated frames of each, indices
-    grouped by class with labels[j] = c for the c-th video; different seeds give different episodes; and the
-    library's EpisodeCollator turns it into a batch whose query_cls / box cls agree with those labels.
+    Checked for several seeds: n_way distinct videos of the dataset, n_query different annotated frames of each,
+    indices grouped by class with labels[j] = c for the c-th video; different seeds give different episodes whose
+    frames come from the whole video (not always its first ones); and the library's EpisodeCollator turns it into a
+    batch whose query_cls / box cls agree with those labels.
     """
     from ...data import EpisodeCollator
 
@@ -53,6 +54,12 @@ def check_build_episode(build_episode: Callable, dataset, n_way: int = 2, n_quer
             elif i >= dataset.n_positive:
                 bad.append(f"query {j} (index {i}) is a background frame without a box; use annotated frames "
                            "(dataset.indices_by_video(positives_only=True))")
+        positives = dataset.indices_by_video(positives_only=True)
+        for c, v in enumerate(videos):
+            mine = [int(i) for i, lab in zip(indices, labels) if int(lab) == c]
+            if len(set(mine)) < min(n_query, len(positives[v])):
+                bad.append(f"{v}: the same frame more than once ({mine}); an episode needs {n_query} different "
+                           "frames of each object (sample without replacement)")
         if bad:
             failures.append(f"{where}: " + "; ".join(bad[:3]))
             continue
@@ -60,6 +67,14 @@ def check_build_episode(build_episode: Callable, dataset, n_way: int = 2, n_quer
     if not failures and len(dataset.classes) > n_way and len({e[:2] for e in episodes}) == 1:
         failures.append(f"all {len(episodes)} seeds gave the same episode {episodes[0][0]}: draw the videos and "
                         "frames with the `rng` passed in")
+    if not failures and episodes:  # frames drawn from the whole video, not always its first annotated ones
+        positives = dataset.indices_by_video(positives_only=True)
+        first = [all(sorted(int(i) for i, lab in zip(e[1], e[2]) if lab == c) == sorted(positives[v])[:n_query]
+                     for c, v in enumerate(e[0])) for e in episodes]
+        if all(first) and any(len(positives[v]) > n_query for e in episodes for v in e[0]):
+            failures.append(f"every episode takes each video's first {n_query} annotated frames: draw them at random "
+                            "from all its annotated frames (rng.choice(..., replace=False)), so that training sees "
+                            "the whole video")
     if not failures:
         videos, indices, labels = episodes[0]
         batch = EpisodeCollator(imgsz=imgsz, support_size=support_size)(

@@ -9,8 +9,12 @@ from ._check import _call, _short, _to_numpy, _verdict
 
 
 def _letterbox_cases():
+    """(name, (h, w), imgsz); the last two leave an odd number of padding pixels: letterbox puts the extra pixel on
+    the far side (pad = floor(gap / 2)), so a pad computed as gap / 2 in floats is half a pixel off."""
     return [("640x360 frame to 320", (360, 640), 320), ("portrait 300x500 to 160", (500, 300), 160),
-            ("small 90x120 frame up to 256", (90, 120), 256), ("square 200 to 64", (200, 200), 64)]
+            ("small 90x120 frame up to 256", (90, 120), 256), ("square 200 to 64", (200, 200), 64),
+            ("portrait 333x500 to 160 (53 px of padding: 26 left, 27 right)", (500, 333), 160),
+            ("1280x723 to 320 (139 px of padding: 69 top, 70 bottom)", (723, 1280), 320)]
 
 
 def check_unletterbox(unletterbox: Callable) -> None:

@@ -51,6 +51,10 @@ def drone_crop(ident, rng: np.random.Generator, size: int = 64, context: float =
     ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 90))])  # the video codec
     img = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED) if ok else img
     ys, xs = np.nonzero(alpha > 0.5)
+    if not len(xs):  # a thin or tiny object with no pixel over half cover: its faintest pixels, else its square
+        ys, xs = np.nonzero(alpha > 0.02)
+        if not len(xs):
+            ys, xs = np.array([0, S - 1]), np.array([0, S - 1])
     off = c - S / 2
     box = np.array([[xs.min() + off, ys.min() + off, xs.max() + 1 + off, ys.max() + 1 + off]], np.float32)
     box += rng.uniform(-0.08, 0.08, 4).astype(np.float32) * L  # a detector's box is never exact

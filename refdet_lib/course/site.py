@@ -1,0 +1,78 @@
+"""The course as a static site (`make site`): every notebook executed headless (papermill), converted to HTML with its
+pictures embedded (nbconvert), lessons in the guide's order with each lesson's exercise beside it. The index is a
+notebook the code writes, converted the same way: no hand-written HTML. The repository keeps its notebooks without
+outputs; the executed copies live only in the build folder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from .._env import PROJECT_ROOT
+from .runner import NOTEBOOKS
+
+SITE = PROJECT_ROOT / "site"
+# each lesson's exercise: where the learner has just met the idea
+EXERCISES = {"01_dataset_validation": ["ex01_bbox_validator"],
+             "02b_inside_the_model": ["ex03_wiou_focus", "ex09_prototype_logit", "ex10_cheaf_gate"],
+             "03_stage2_fewshot_meta_learning": ["ex04_build_episode", "ex02_iou_and_st_iou"],
+             "04_hyperparameter_tuning": ["ex05_pick_learning_rate", "ex06_frozen_vs_trained_encoder"],
+             "06_triplet_finetuning": ["ex07_batch_hard_triplet"],
+             "08_jetson_export": ["ex08_unletterbox"]}
+
+
+def _title(nb) -> str:
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            for ln in c.source.splitlines():
+                if ln.startswith("#"):
+                    return ln.lstrip("# ").strip()
+    return "untitled"
+
+
+def build_site(out: str | Path = SITE, notebooks: Optional[list[str]] = None, parameters: Optional[dict] = None,
+               exercises: bool = True, execute: bool = True, timeout: int = 3600) -> Path:
+    """Execute and convert the course into `out` (index.html, one page per notebook); returns index.html.
+
+    notebooks: lesson names (default: all, in order); parameters: papermill parameters for every lesson (the
+    exercises run their solutions with their own defaults); execute=False converts the notebooks as they are."""
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    out = Path(out)
+    (out / "executed").mkdir(parents=True, exist_ok=True)
+    lessons = notebooks or NOTEBOOKS
+    pages = []  # (kind, name, title)
+    todo = [("lesson", n, PROJECT_ROOT / "notebooks" / f"{n}.ipynb") for n in lessons]
+    if exercises:
+        todo += [("exercise", e, PROJECT_ROOT / "solutions" / f"{e}.ipynb")
+                 for n in lessons for e in EXERCISES.get(n, [])]
+    exporter = HTMLExporter(template_name="lab")
+    for kind, name, src in todo:
+        dst = out / "executed" / src.name
+        if execute:
+            print(f"--- {kind} {name}", flush=True)
+            pm.execute_notebook(str(src), str(dst), parameters=(parameters or {}) if kind == "lesson" else {},
+                                kernel_name="python3", cwd=str(src.parent), progress_bar=False,
+                                execution_timeout=timeout)
+        else:
+            dst.write_text(src.read_text())
+        nb = nbformat.read(dst, as_version=4)
+        html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _title(nb)}})
+        (out / f"{name}.html").write_text(html)
+        pages.append((kind, name, _title(nb)))
+    index = nbformat.v4.new_notebook()
+    lines = ["# RefDet course", "",
+             "Few-shot, reference-based object detection on drone video: the lessons in the order of the training "
+             "guide, each lesson's exercise beside it (the solutions, executed).", ""]
+    for kind, name, title in pages:
+        if kind == "lesson":
+            ex = [(n, t) for k, n, t in pages if k == "exercise" and n in EXERCISES.get(name, [])]
+            lines.append(f"1. [{title}]({name}.html)" + "".join(f" · exercise: [{t}]({n}.html)" for n, t in ex))
+    index.cells = [nbformat.v4.new_markdown_cell("\n".join(lines))]
+    html, _ = HTMLExporter(template_name="lab", exclude_input_prompt=True).from_notebook_node(
+        index, resources={"metadata": {"name": "RefDet course"}})
+    (out / "index.html").write_text(html)
+    print(f"site: {out / 'index.html'} ({len(pages)} pages)")
+    return out / "index.html"

@@ -1,0 +1,153 @@
+"""The course weights, models/refdet_course.pt: the project's own "pretrained" model, as ultralytics ships
+yolov8n.pt. No pretrained weights can be downloaded here, and a detector trained for minutes from random weights
+finds nothing, so `make weights` (`refdet weights`) trains the learning recipe once, on generated training
+identities only, and commits the result small:
+
+    generated training set (train-split identities, none of data_samples/test's, nor of the more novel videos)
+      -> train_recipe (detector, then verifier, calibrated on training videos; each inside its time budget)
+      -> model state in float16 + config + decision        models/refdet_course.pt   (~7 MB)
+      -> sha256, sizes, recipe, time, machine               models/refdet_course.json (checked on every load)
+      -> figures on data_samples/test and the 12 more novel videos, scored by eval/scoring.py
+                                                            models/README.md          (the card)
+
+The demo, `refdet predict` without --checkpoint and the notebooks start from this file (model/loading.py checks it).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ..eval.metrics import format_table
+from ..eval.scoring import METHODS, decisions_for, row, score_methods
+from ..model.loading import COURSE_WEIGHTS, load_checkpoint, load_course_model, manifest_path, sha256
+from ..runtime import machine_name
+from .checkpoint import atomic_save, atomic_write_text
+from .recipes import DATA_SAMPLES, LEARNING, MORE_NOVEL, train_recipe
+
+MAX_MB = 20
+
+
+def scaled_recipe(minutes: Optional[float]) -> dict:
+    """The learning recipe with its time budgets (and epoch ceilings) scaled to `minutes` of training in all."""
+    recipe = copy.deepcopy(LEARNING)
+    if minutes:
+        k = float(minutes) / sum(recipe["minutes"].values())
+        recipe["minutes"] = {part: m * k for part, m in recipe["minutes"].items()}
+        for part in ("detector", "verifier"):
+            recipe[part]["epochs"] = max(1, int(round(recipe[part]["epochs"] * max(1.0, k))))
+    return recipe
+
+
+def pack_course_weights(refdet_pt: str | Path, out: str | Path = COURSE_WEIGHTS, info: Optional[dict] = None) -> Path:
+    """A trained refdet.pt (detector + verifier + decision) -> the small file the course ships: float16 model state,
+    its model config and decision, no optimizer; and the manifest with its sha256."""
+    ckpt = load_checkpoint(refdet_pt)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model_state_dict"].items()}
+    small = {"model_state_dict": state, "config": {"model": ckpt["config"]["model"]}, "decision": ckpt["decision"],
+             "stage": ckpt.get("stage", 2), "epoch": ckpt.get("epoch"), "history": ckpt.get("history", []),
+             "course_weights": info or {}}
+    out = atomic_save(small, out)
+    mb = out.stat().st_size / 2 ** 20
+    if mb > MAX_MB:
+        raise ValueError(f"{out} is {mb:.1f} MB: the course weights must stay under {MAX_MB} MB")
+    man = {"file": out.name, "sha256": sha256(out), "bytes": out.stat().st_size, "decision": ckpt["decision"],
+           **(info or {})}
+    atomic_write_text(json.dumps(man, indent=1, default=str) + "\n", manifest_path(out))
+    return out
+
+
+def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COURSE_WEIGHTS,
+                        minutes: Optional[float] = None, style: str = "realistic", verbose: bool = True) -> dict:
+    """Train, pack, score and describe the course weights (see the module docstring). Returns the manifest."""
+    from ..data.synthetic import make_training_set
+
+    work, out = Path(work), Path(out)
+    recipe = scaled_recipe(minutes)
+    test_root = DATA_SAMPLES / "test"
+    train_root = make_training_set(work / f"train_set_{style}", avoid=[test_root], style=style,
+                                   **recipe["train_set"])
+    novel_root = make_training_set(work / f"novel_set_{style}", avoid=[test_root], split="test", style=style,
+                                   **MORE_NOVEL)
+    t0 = time.time()
+    trained = train_recipe(work / style, train_root, recipe, style=style, verbose=verbose)
+    info = {"recipe": recipe, "style": style, "machine": machine_name(), "torch": torch.__version__,
+            "train_minutes": trained["detector_minutes"] + trained["verifier_minutes"],
+            "detector_epochs": trained["epochs"], "train_set": _describe(train_root),
+            "made": time.strftime("%Y-%m-%d", time.gmtime(t0)), "command": "make weights"}
+    pack_course_weights(trained["model"], out, info)
+    model = load_course_model(path=out)  # the packed float16 file itself: the figures are this file's
+    decisions = decisions_for(model, train_root)
+    scores = {"data_samples/test": score_methods(model, decisions, test_root),
+              "12 more novel videos": score_methods(model, decisions, novel_root)}
+    man = json.loads(manifest_path(out).read_text())
+    man["figures"] = {where: {m: row(r) for m, r in res.items()} for where, res in scores.items()}
+    man["per_video"] = per_video(scores["data_samples/test"]["verifier_track"])
+    atomic_write_text(json.dumps(man, indent=1, default=str) + "\n", manifest_path(out))
+    # the manifest's sha256 is of the weights file, unchanged by this second write
+    (out.parent / "README.md").write_text(card(man, scores))
+    if verbose:
+        print(f"\ncourse weights: {out} ({man['bytes'] / 2 ** 20:.1f} MB, sha256 {man['sha256'][:12]}...); card: "
+              f"{out.parent / 'README.md'}")
+    return man
+
+
+def per_video(res: dict) -> dict:
+    """{video: {recall, precision, st_iou}} of one scoring (the manifest keeps them for data_samples/test with
+    verifier + tracking: the video the weights find best is the one the demo and the tests show)."""
+    return {v: {k: float(m[k]) for k in ("recall", "precision", "st_iou")} for v, m in res["per_video"].items()}
+
+
+def _describe(root: Path) -> dict:
+    stamp = root / "training_set.json"
+    return {"path": str(root), **(json.loads(stamp.read_text()) if stamp.exists() else {})}
+
+
+def card(man: dict, scores: dict) -> str:
+    """models/README.md: what the weights are, how they were made, what they score (text written by the code)."""
+    r = man["recipe"]
+    d, v = r["detector"], r["verifier"]
+    ts, dec = man["train_set"], man["decision"]
+    lines = [
+        "# Course weights: `refdet_course.pt`", "",
+        "The project's own starting point (no pretrained weights can be downloaded where the course runs): YOLOv8n-"
+        "RefDet trained from random initialisation by `make weights`, then its candidate verifier, with the decision "
+        "calibrated on training videos. The demo, `refdet predict` without `--checkpoint` and the notebooks start "
+        "from it. This file is written by `refdet_lib/train/course_weights.py`; do not edit it by hand.", "",
+        "| | |", "|---|---|",
+        f"| file | `{man['file']}`, {man['bytes'] / 2 ** 20:.1f} MB: model state in float16, config, decision |",
+        f"| sha256 | `{man['sha256']}` (checked on every load: `refdet_lib.model.course_weights`) |",
+        f"| made | {man['made']} by `{man['command']}`, {man['train_minutes']:.1f} min of training on {man['machine']},"
+        f" torch {man['torch']} |",
+        f"| detector | stage 2 from random init, {man['detector_epochs']} epochs of {d['n_episodes']} episodes "
+        f"(time budget {r['minutes']['detector']:.1f} min), imgsz {d['imgsz']} trained on {d['train_crop']} px "
+        f"windows, {d['reference_encoder']} references at {d['support_size']} px"
+        f"{' + appearance match' if d.get('appearance_match') else ''}, lr {d['lr']:g} |",
+        f"| verifier | crop CNN (64 px crops, SupCon + batch-hard triplet), budget {r['minutes']['verifier']:.1f} "
+        f"min, {v['n_ids']} identities a batch, {v['bank']} generated identities + {v['n_fresh']} fresh a batch |",
+        f"| decision | p = sigmoid({dec['a']:.2f} logit(s) + {dec['b']:.2f} cos + {dec['c']:.2f}), threshold "
+        f"{dec['threshold']:.2f} tracked ({dec['frame_threshold']:.2f} frames alone): logistic calibration and "
+        "ST-IoU-best thresholds on 12 training videos |",
+        f"| training data | {ts.get('n_videos')} generated videos of {ts.get('n_frames')} frames, {ts.get('style')} "
+        f"style, seed {ts.get('seed')}: train-split identities only (never a test-split hue bin), none of the "
+        f"targets or distractors of data_samples/test; the 12 more novel videos are test-split identities |", "",
+        "## Figures", "",
+        "3 reference photos per video, every frame, each method at its threshold stored in the checkpoint (chosen on "
+        "training videos, never on these). `detector`: its scores alone; `verifier`: + the verifier's cosine, frames "
+        "alone; `verifier_track`: + tracking, one box per frame (what `refdet predict` reports). Printed by "
+        "`refdet_lib.eval.scoring.score_methods`, the code `benchmarks/learning.py` and `refdet demo` score with.", "",
+        "| set | method | mAP@0.5 | per video | precision | recall | ST-IoU | threshold |",
+        "|---|---|---|---|---|---|---|---|"]
+    for where, res in man["figures"].items():
+        for m in METHODS:
+            f = res[m]
+            p = "no detections" if not f["n_pred"] else f"{f['precision']:.3f}"
+            lines.append(f"| {where} | {m} | {f['map50']:.3f} | {f['map50_videos']:.3f} | {p} | {f['recall']:.3f} "
+                         f"| {f['st_iou']:.3f} | {f['conf']:.2f} |")
+    lines += ["", "Per video on data_samples/test (verifier + tracking):", "", "```",
+              format_table(scores["data_samples/test"]["verifier_track"]), "```", ""]
+    return "\n".join(lines)

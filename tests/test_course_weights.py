@@ -1,0 +1,140 @@
+"""The course weights: packed small (float16, no optimizer), checked against their manifest on every load, the
+committed file finds novel objects out of the box (`refdet predict` with no checkpoint), and fine-tuning them (the
+demo's run) lowers the training loss."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from refdet_lib.config import VerifierConfig
+from refdet_lib.errors import CheckpointError
+from refdet_lib.model import COURSE_WEIGHTS, Decision, build_verifier, course_weights, load_model, with_verifier
+from refdet_lib.model.loading import load_checkpoint, manifest_path
+from refdet_lib.train.course_weights import MAX_MB, pack_course_weights
+from refdet_lib.train.verifier import save_refdet
+
+COMMITTED = COURSE_WEIGHTS.exists()
+needs_weights = pytest.mark.skipif(not COMMITTED, reason="models/refdet_course.pt not made yet (make weights)")
+
+
+@pytest.fixture(scope="module")
+def packed(tiny_root, tmp_path_factory):
+    """A 1-epoch model with the course's siamese reference encoder (the DINOv2 ViT alone is 44 MB in float16: the
+    course weights do not carry it), its verifier and a decision, packed."""
+    from conftest import paths
+    from refdet_lib.config import DataConfig, ModelConfig, TrainConfig, stage_weights
+    from refdet_lib.train.run import run_training
+
+    d = tmp_path_factory.mktemp("course")
+    samples, ann = paths(tiny_root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_training(DataConfig(data_root=str(samples), annotations=str(ann), n_way=2, n_query=2, n_episodes=1,
+                                num_workers=0, cache_dir=str(d / "cache")),
+                     ModelConfig(imgsz=64, support_size=32, reference_encoder="siamese"),
+                     TrainConfig(epochs=1, checkpoint_dir=str(d / "run")), stage_weights(2), verbose=False)
+        ckpt = d / "run" / "last.pt"
+        model = with_verifier(ckpt, build_verifier(VerifierConfig(crop_size=32, width=8, top_k=5)))
+    model.decision = Decision(a=1.2, b=3.0, c=-1.0, threshold=0.3, frame_threshold=0.4)
+    full = save_refdet(model, ckpt, d / "refdet.pt")
+    return full, pack_course_weights(full, d / "models" / "refdet_course.pt", {"note": "test"}), model
+
+
+def test_packed_weights_are_float16_small_and_load_to_the_same_model(packed):
+    full, small, model = packed
+    ck = load_checkpoint(small)
+    assert "optimizer_state_dict" not in ck and ck["decision"]["threshold"] == 0.3
+    floats = [v for v in ck["model_state_dict"].values() if v.is_floating_point()]
+    assert floats and all(v.dtype == torch.float16 for v in floats)
+    assert small.stat().st_size < full.stat().st_size  # float16 and no optimizer state
+    man = json.loads(manifest_path(small).read_text())
+    assert man["bytes"] == small.stat().st_size and man["note"] == "test" and len(man["sha256"]) == 64
+    back = load_model(course_weights(small))
+    assert back.decision == model.decision and back.verifier is not None
+    for k, v in model.state_dict().items():  # float32 again, within float16 rounding of the trained weights
+        if v.is_floating_point():
+            torch.testing.assert_close(back.state_dict()[k], v.half().float(), rtol=0, atol=0)
+
+
+def test_missing_or_altered_weights_say_so(packed, tmp_path):
+    _, small, _ = packed
+    with pytest.raises(CheckpointError, match="course weights not found.*make weights"):
+        course_weights(tmp_path / "refdet_course.pt")
+    bad = tmp_path / "models" / "refdet_course.pt"
+    bad.parent.mkdir()
+    data = bytearray(small.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="manifest|refdet_course.json"):
+        course_weights(bad)  # no manifest beside it
+    manifest_path(bad).write_text(manifest_path(small).read_text())
+    with pytest.raises(CheckpointError, match="altered or truncated.*git checkout"):
+        course_weights(bad)
+
+
+@needs_weights
+def test_committed_course_weights_match_their_manifest_and_card():
+    man = json.loads(manifest_path(COURSE_WEIGHTS).read_text())
+    assert COURSE_WEIGHTS.stat().st_size <= MAX_MB * 2 ** 20
+    course_weights()  # sha256 as recorded
+    card = (COURSE_WEIGHTS.parent / "README.md").read_text()
+    assert man["sha256"] in card and "make weights" in card
+    f = man["figures"]["data_samples/test"]["verifier_track"]
+    assert f"| {f['map50']:.3f} |" in card and f"| {f['st_iou']:.3f} |" in card
+    # trained on generated train-split identities, never on data_samples/test's
+    assert "data_samples/test" in man["train_set"]["avoid"][0] and man["train_set"].get("split", "train") == "train"
+
+
+@needs_weights
+@pytest.mark.slow
+def test_predict_without_a_checkpoint_marks_the_novel_object(tmp_path):
+    """`refdet predict` with only a video and three photos: the course weights, verifier, tracker and calibrated
+    threshold find a data_samples/test object (never trained on) where it is, and report little where it is not."""
+    from refdet_lib.data import parse_annotations
+    from refdet_lib.ops.boxes import box_iou
+
+    test = ROOT / "data_samples" / "test"
+    anns = parse_annotations(test / "annotations" / "annotations.json")
+    man = json.loads(manifest_path(COURSE_WEIGHTS).read_text())
+    # the video the card reports best found (the demo shows the same one); the CLI must reproduce that figure
+    vid, per = max(man["per_video"].items(), key=lambda kv: kv[1]["st_iou"])
+    assert per["recall"] >= 0.5, man["per_video"]  # the weights find at least one novel object most of the time
+    vdir = test / "samples" / vid
+    refs = sorted((vdir / "object_images").glob("*.jpg"))[:3]
+    r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "predict", "--video", str(vdir / "drone_video.mp4"),
+                        "--references", *map(str, refs), "--out", str(tmp_path / "p")], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "course weights" in r.stdout and "tracked, verified" in r.stdout
+    boxes = {b["frame"]: np.array([[b["x1"], b["y1"], b["x2"], b["y2"]]], np.float32)
+             for d in json.loads((tmp_path / "p" / "submission.json").read_text())[0]["detections"]
+             for b in d["bboxes"]}
+    truth = anns[vid].boxes
+    hits = sum(f in boxes and box_iou(boxes[f], truth[f]).max() >= 0.5 for f in truth)
+    wrong = sum(f not in truth for f in boxes)
+    assert hits >= 0.5 * len(truth) and abs(hits / len(truth) - per["recall"]) <= 0.1, (hits, len(truth), per)
+    assert wrong <= 0.25 * len(boxes), (wrong, len(boxes))
+
+
+@needs_weights
+@pytest.mark.slow
+def test_fine_tuning_the_course_weights_lowers_the_training_loss(tmp_path):
+    """The demo's fine-tune (two epochs at its size, the guide's 1e-4 from trained weights) goes down, not up."""
+    from refdet_lib.cli.demo import finetune_configs
+    from refdet_lib.train.run import run_training
+
+    data, model, train, weights = finetune_configs(tmp_path / "ft", epochs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tr = run_training(data, model, train, weights, verbose=False)
+    h = [r["train_loss"] for r in tr.history.rows]
+    assert len(h) == 2 and h[1] < h[0], h
+    assert load_checkpoint(tmp_path / "ft" / "last.pt")["decision"] == json.loads(
+        manifest_path(COURSE_WEIGHTS).read_text())["decision"]  # the calibrated decision came along
