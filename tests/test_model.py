@@ -170,7 +170,8 @@ def test_cached_predict_equals_uncached_forward(model):
     model.set_references(refs)
     pred = model.predict([frame], conf=0.0, iou=0.5, max_det=30)[0]
 
-    img, ratio, pad = letterbox(frame, S)
+    img, ratio, pad = letterbox(frame, S, stride=max(model.strides))  # a rectangle of stride multiples
+    assert img.shape[:2] != (S, S)
     # the frame as predict feeds it (NHWC memory: a different layout moves logits by ~1e-6 and can swap NMS ties)
     q = torch.from_numpy(np.stack([img])).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
     q = q / 255

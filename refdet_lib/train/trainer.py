@@ -71,9 +71,12 @@ def _sigterm_as_interrupt():
         raise KeyboardInterrupt(f"signal {signum}")
 
     old = signal.signal(signal.SIGTERM, handler)
+    # a parent that blocked SIGTERM passes its mask on to the processes it starts: unblock it for the run
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(signal.SIGTERM, old)
 
 
