@@ -70,6 +70,19 @@ def _short(x: Any) -> str:
     return s if len(s) <= 80 else s[:77] + "..."
 
 
+def _same_shape(case: str, got: Any, want: Any, layout: str = "") -> tuple[Optional[np.ndarray], np.ndarray,
+                                                                            Optional[str]]:
+    """(got, want) as arrays, and a failure line when the learner's value is not an array of want's shape."""
+    try:
+        g = _to_numpy(got)
+    except (TypeError, ValueError):
+        g = None
+    w = _to_numpy(want)
+    if g is None or g.shape != w.shape:
+        return g, w, f"{case}: expected shape {tuple(w.shape)}{layout}, got {_short(got) if g is None else g.shape}"
+    return g, w, None
+
+
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._check import _call, _short, _to_numpy, _verdict
+from ._check import _call, _same_shape, _verdict
 
 
 def _head_case(seed: int, c: int = 2, size: int = 64):
@@ -36,13 +36,9 @@ def check_prototype_logits(prototype_logits: Callable) -> None:
     failures = []
     for case, embs, protos, scale, bias, want in cases:
         got = _call(name, prototype_logits, [e.clone() for e in embs], protos.clone(), scale.clone(), bias.clone())
-        try:
-            g = _to_numpy(got)
-        except (TypeError, ValueError):
-            g = None
-        w = _to_numpy(want)
-        if g is None or g.shape != w.shape:
-            failures.append(f"{case}: expected shape {tuple(w.shape)} (B, C, A), got {_short(got) if g is None else g.shape}")
+        g, w, bad = _same_shape(case, got, want, " (B, C, A)")
+        if bad:
+            failures.append(bad)
         elif not np.allclose(g, w, rtol=1e-4, atol=1e-4):
             i = np.unravel_index(np.abs(g - w).argmax(), w.shape)
             hint = (" (the temperature is clamped at 100: exp(min(logit_scale, log 100)))" if "seed 3" in case else

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._check import _call, _short, _to_numpy, _verdict
+from ._check import _call, _same_shape, _verdict
 
 
 def _gate_case(seed: int, c: int = 16, h: int = 6, w: int = 9):
@@ -31,13 +31,9 @@ def check_cheaf_gates(gates: Callable) -> None:
     failures = []
     for case, g, e, proto, want in cases:
         got = _call(name, gates, e.clone(), proto.clone(), g.channel, g.spatial)
-        try:
-            out = _to_numpy(got)
-        except (TypeError, ValueError):
-            out = None
-        wv = _to_numpy(want)
-        if out is None or out.shape != wv.shape:
-            failures.append(f"{case}: expected shape {tuple(wv.shape)}, got {_short(got) if out is None else out.shape}")
+        out, wv, bad = _same_shape(case, got, want)
+        if bad:
+            failures.append(bad)
         elif not np.allclose(out, wv, rtol=1e-4, atol=1e-5):
             failures.append(f"{case}: max difference {np.abs(out - wv).max():.4f} (channel gate from [prototype ; "
                             "mean of e over space]? spatial gate from [mean ; max of e over channels], in that "
