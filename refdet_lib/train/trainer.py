@@ -59,6 +59,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_SIGNALLED: list[int] = []  # SIGTERMs received during the current fit
+
+
+def _raise_if_signalled() -> None:
+    """Raise the KeyboardInterrupt of a SIGTERM whose exception was swallowed where it landed (measured: a signal that
+    arrives while torch.save writes a checkpoint is consumed by its C++ writer, and training went on)."""
+    if _SIGNALLED:
+        raise KeyboardInterrupt(f"signal {_SIGNALLED[-1]}")
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """SIGTERM (a scheduler or `kill` stopping the job) is handled as Ctrl-C: interrupted.pt is written, last.pt
@@ -68,8 +78,10 @@ def _sigterm_as_interrupt():
         return
 
     def handler(signum, _frame):
+        _SIGNALLED.append(signum)  # remembered: a KeyboardInterrupt raised inside torch.save's C++ writer is lost
         raise KeyboardInterrupt(f"signal {signum}")
 
+    _SIGNALLED.clear()
     old = signal.signal(signal.SIGTERM, handler)
     # a parent that blocked SIGTERM passes its mask on to the processes it starts: unblock it for the run
     mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
@@ -227,6 +239,7 @@ class Trainer:
                    mininterval=0.5 if sys.stdout.isatty() else 30.0)  # logs and papermill: few redraws
         self.optimizer.zero_grad(set_to_none=True)
         for i, kind in enumerate(kinds):
+            _raise_if_signalled()
             batch = next(loaders[kind])
             if kind == "triplet":
                 loss, comps = self.triplet_loss(batch)
@@ -390,6 +403,7 @@ class Trainer:
         epoch = self.epoch
         try:
             for epoch in range(self.epoch + 1, self.cfg.epochs + 1):
+                _raise_if_signalled()
                 if self.stop_training or epoch > self.cfg.epochs:  # a callback stopped or shortened the run
                     break
                 self._cb("on_epoch_begin", epoch)
