@@ -9,6 +9,8 @@ from typing import Iterable, Optional, Sequence
 import cv2
 import numpy as np
 
+from .shapes import render_sprite
+
 SHAPES = ("box", "rounded_box", "ellipse", "triangle", "cross", "ring", "l_shape", "capsule", "diamond", "t_shape",
           "star", "hexagon", "crescent", "arrow")
 TEST_SHAPES = ("star", "hexagon", "crescent", "arrow")          # reserved: never a train identity's shape
@@ -70,8 +72,6 @@ class ObjectIdentity:
     def render(self, length: float, angle: float = 0.0, light_dir: float = -2.3, ss: int = 3,
                elevation=None):  # noqa: ARG002  (RealIdentity.render's signature; a flat sticker has no sun height)
         """(rgb, alpha, height) like RealIdentity.render; a flat sticker's height is 0 (shadows as before)."""
-        from .shapes import render_sprite
-
         rgb, alpha = render_sprite(self, length, angle, light_dir, ss)
         return rgb, alpha, np.zeros_like(alpha)
 

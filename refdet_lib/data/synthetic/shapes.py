@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:  # the identity draws itself with these functions: no import cycle at run time
-    from .identities import ObjectIdentity
+
+class SpriteSpec(Protocol):
+    """What a sprite is drawn from (identities.ObjectIdentity has it): shapes stays below identities, one way."""
+    shape: str
+    aspect: float
+    texture: str
+    primary: tuple
+    secondary: tuple
+    pattern_freq: float
+    pattern_angle: float
 
 
 def _arc(cx, cy, rx, ry, a0, a1, n=8):
@@ -64,7 +72,7 @@ def shape_polygons(kind: str, a: float) -> tuple[list[np.ndarray], list[np.ndarr
     raise ValueError(f"unknown shape {kind!r}")
 
 
-def _texture(ident: ObjectIdentity, u: np.ndarray, v: np.ndarray, edge: np.ndarray) -> np.ndarray:
+def _texture(ident: SpriteSpec, u: np.ndarray, v: np.ndarray, edge: np.ndarray) -> np.ndarray:
     """Mix weight of the secondary colour (0 = primary) at object-local coordinates (u, v); `edge` = distance to the
     outline in the same units."""
     f, ang = ident.pattern_freq, ident.pattern_angle
@@ -93,7 +101,7 @@ def _texture(ident: ObjectIdentity, u: np.ndarray, v: np.ndarray, edge: np.ndarr
     raise ValueError(f"unknown texture {kind!r}")
 
 
-def render_sprite(ident: ObjectIdentity, length: float, angle: float = 0.0, light_dir: float = -2.3,
+def render_sprite(ident: SpriteSpec, length: float, angle: float = 0.0, light_dir: float = -2.3,
                   ss: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Draw `ident` with its long side `length` px, rotated by `angle` radians.
 
