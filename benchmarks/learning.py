@@ -54,9 +54,8 @@ def baseline(root: Path, max_frames, cache: Path) -> dict:
     f = cache / f"baseline_{key}.pkl"
     if f.exists():
         return pickle.loads(f.read_bytes())
-    preds = {}
     r = evaluate_model(TemplateMatcher(), *paths(root), shots=(3,), progress=False, verbose=False,
-                       max_frames=max_frames, predictions=preds)["3-shot"]
+                       max_frames=max_frames)["3-shot"]
     out = row(r)
     cache.mkdir(parents=True, exist_ok=True)
     f.write_bytes(pickle.dumps(out))
