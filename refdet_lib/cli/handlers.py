@@ -259,9 +259,8 @@ def cmd_predict(a) -> int:
     video = Path(a.video)
     if not video.exists():
         raise UsageError(f"--video {video} does not exist")
-    try:  # OpenCV opens a photo as a one-frame "video": a reference photo given as --video is a mistake
-        if video.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"} \
-                or video_info(video)["frames"] < 1:
+    try:  # video_info refuses a photo (a reference photo given as --video is a mistake)
+        if video_info(video)["frames"] < 1:
             raise IOError
     except IOError:
         raise UsageError(f"--video {video} is not a video OpenCV can read (an mp4 file, e.g. drone_video.mp4)") \

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import DatasetError, Problem
+from .annotations import IMAGE_EXTS
 
 # Frames decoded by this process (tests and benchmarks read it to prove the cache works).
 DECODE_STATS = {"frames": 0, "passes": 0}
@@ -30,6 +31,8 @@ def video_info(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"video not found: {path}")
+    if path.suffix.lower() in IMAGE_EXTS:  # OpenCV would open a photo as a one-frame "video"
+        raise IOError(f"{path} is an image, not a video")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise IOError(f"cannot open video {path} (corrupt file or unsupported codec)")
