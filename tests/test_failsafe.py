@@ -1,8 +1,9 @@
 """Bad input fails safely: one clear line naming file, video and field (exit 1 bad data, 2 bad usage), or a one-line
-warning where going on is right; nothing half-written; stale temporary files removed."""
+warning where going on is right; nothing half-written; SIGTERM handled as Ctrl-C; stale temporary files removed."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import warnings
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from conftest import ROOT, paths
 from refdet_lib.cli import main
@@ -142,6 +144,39 @@ def test_model_only_checkpoints_stale_tmp_files_and_continuing(tiny_root, tmp_pa
                           TrainConfig(epochs=3, checkpoint_dir=str(tmp_path / "more"),
                                       resume=str(run / "checkpoint_epoch_2.pt")), stage_weights(2), verbose=False)
     assert [r["epoch"] for r in tr.history.rows] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_sigterm_is_handled_as_ctrl_c(tiny_root, tmp_path):
+    """One SIGTERM (a scheduler stopping the job) -> interrupted.pt, last.pt loadable, exit 130, no temporary files.
+    Epochs of a second, so the signal often lands while a checkpoint is being written (where an exception raised
+    by the handler used to be lost and training went on)."""
+    samples, ann = paths(tiny_root)
+    for attempt in range(3):  # three signals at three moments: each must stop the run on its own
+        run, log = tmp_path / f"run{attempt}", tmp_path / f"train{attempt}.log"
+        with open(log, "w") as out:  # a file, not a pipe: the child never waits on a pipe nobody reads
+            p = subprocess.Popen([sys.executable, "-m", "refdet_lib.cli", "train", "--data_root", str(samples),
+                                  "--annotations", str(ann), "--epochs", "100000", "--imgsz", "64", "--support_size",
+                                  "56", "--n_episodes", "2", "--n_query", "2", "--num_workers", "0",
+                                  "--checkpoint_dir", str(run)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                 text=True)
+            try:
+                t0 = time.time()
+                while not (run / "last.pt").exists() and time.time() - t0 < 240 and p.poll() is None:
+                    time.sleep(0.2)
+                time.sleep(0.3 + 0.6 * attempt)
+                p.send_signal(signal.SIGTERM)
+                rc = p.wait(timeout=60)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        err = log.read_text()
+        assert rc == 130 and "interrupted" in err, err[-1500:]
+        assert (run / "interrupted.pt").exists()
+        ck = load_checkpoint(run / "last.pt")
+        assert ck["epoch"] >= 1 and torch.is_tensor(next(iter(ck["model_state_dict"].values())))
+        assert not list(run.glob(".*.tmp*"))
 
 
 @pytest.mark.slow

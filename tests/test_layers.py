@@ -44,16 +44,13 @@ def layer(mod: str) -> int:
 
 
 def imports(name: str, path: Path, mods: dict) -> set[str]:
-    """refdet_lib modules `name` imports anywhere in its file (function bodies included; not `if TYPE_CHECKING:`
-    blocks, which never run), resolved to modules."""
+    """refdet_lib modules `name` imports anywhere in its file (function bodies and `if TYPE_CHECKING:` blocks
+    included: an annotation's import is still a dependency a reader and a type checker follow), resolved to
+    modules."""
     is_pkg = path.name == "__init__.py"
     found = set()
     tree = ast.parse(path.read_text())
-    typing_only = {id(n) for t in ast.walk(tree) if isinstance(t, ast.If) and getattr(t.test, "id", "") ==
-                   "TYPE_CHECKING" for n in ast.walk(t)}  # annotations' imports never run
     for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
         if isinstance(node, ast.Import):
             cands = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -68,6 +68,17 @@ def start_weights(start_from: str = "course") -> Optional[Path]:
     return course_weights() if start_from == "course" else None
 
 
+def best_test_video() -> str:
+    """The data_samples/test video the course weights find best (highest ST-IoU on their card, per video): the
+    lessons open the model and show predictions there first, where every picture shows a model that works."""
+    import json
+
+    from ..model.loading import COURSE_WEIGHTS, manifest_path
+
+    per_video = json.loads(manifest_path(COURSE_WEIGHTS).read_text())["per_video"]
+    return max(per_video, key=lambda v: per_video[v]["st_iou"])
+
+
 def start_config(start_from: str = "course", imgsz: Optional[int] = None, lr: Optional[float] = None,
                  train_crop: Optional[int] = None, verbose: bool = True) -> dict:
     """A lesson's starting point and the sizes that go with it, for the parameters left None:

@@ -36,6 +36,9 @@ def build_site(out: str | Path = SITE, notebooks: Optional[list[str]] = None, pa
 
     notebooks: lesson names (default: all, in order); parameters: papermill parameters for every lesson (the
     exercises run their solutions with their own defaults); execute=False converts the notebooks as they are."""
+    import json
+    import time
+
     import nbformat
     import papermill as pm
     from nbconvert import HTMLExporter
@@ -44,6 +47,7 @@ def build_site(out: str | Path = SITE, notebooks: Optional[list[str]] = None, pa
     (out / "executed").mkdir(parents=True, exist_ok=True)
     lessons = notebooks or NOTEBOOKS
     pages = []  # (kind, name, title)
+    minutes = {}  # name -> minutes its execution took (written to build.json: what a default run costs)
     todo = [("lesson", n, PROJECT_ROOT / "notebooks" / f"{n}.ipynb") for n in lessons]
     if exercises:
         todo += [("exercise", e, PROJECT_ROOT / "solutions" / f"{e}.ipynb")
@@ -53,9 +57,12 @@ def build_site(out: str | Path = SITE, notebooks: Optional[list[str]] = None, pa
         dst = out / "executed" / src.name
         if execute:
             print(f"--- {kind} {name}", flush=True)
+            t0 = time.perf_counter()
             pm.execute_notebook(str(src), str(dst), parameters=(parameters or {}) if kind == "lesson" else {},
                                 kernel_name="python3", cwd=str(src.parent), progress_bar=False,
                                 execution_timeout=timeout)
+            minutes[name] = round((time.perf_counter() - t0) / 60, 2)
+            print(f"    {minutes[name]:.1f} min", flush=True)
         else:
             dst.write_text(src.read_text())
         nb = nbformat.read(dst, as_version=4)
@@ -74,5 +81,8 @@ def build_site(out: str | Path = SITE, notebooks: Optional[list[str]] = None, pa
     html, _ = HTMLExporter(template_name="lab", exclude_input_prompt=True).from_notebook_node(
         index, resources={"metadata": {"name": "RefDet course"}})
     (out / "index.html").write_text(html)
+    if minutes:
+        (out / "build.json").write_text(json.dumps({"minutes": minutes, "total": round(sum(minutes.values()), 1)},
+                                                   indent=1))
     print(f"site: {out / 'index.html'} ({len(pages)} pages)")
     return out / "index.html"
