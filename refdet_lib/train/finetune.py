@@ -7,8 +7,8 @@ stored threshold it reports a box in 69-78 % of training frames where the start 
 more boxes in the videos it misses. Two standard fixes:
 
 - **WiSE-FT** (Wortsman et al., CVPR 2022): the weights part of the way from the start to the fine-tuned model,
-  theta = (1 - alpha) theta_0 + alpha theta_ft, alpha = 0.5 (the paper's choice without held-out data; the demo
-  does not pick it on the test videos). A few episodes on eight objects pull the model towards them; the
+  theta = (1 - alpha) theta_0 + alpha theta_ft, alpha = 0.5 (the middle, fixed in advance: with no held-out videos
+  to tune it on, it is not picked on the test videos). A few episodes on eight objects pull the model towards them; the
   interpolation keeps part of that gain and the start's behaviour on objects neither saw.
 - **The operating point**: the stored threshold was chosen for the start's score scale. The new threshold is the
   one at which the new model reports a box in the same share of the training frames the start does.
