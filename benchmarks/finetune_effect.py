@@ -29,7 +29,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
 
     from refdet_lib.cli.demo import WISE_ALPHA, _score, finetune_configs
-    from refdet_lib.eval.scoring import row
+    from refdet_lib.eval.scoring import row, split_paths
     from refdet_lib.model.loading import load_course_model, load_model
     from refdet_lib.runtime import machine_name
     from refdet_lib.train.finetune import interpolate_weights, keep_operating_point
@@ -38,8 +38,7 @@ def main() -> None:
 
     alpha = WISE_ALPHA if a.alpha is None else a.alpha
     out, test = Path(a.out), DATA_SAMPLES / "test"
-    train = DATA_SAMPLES / "train"
-    samples, ann = train / "samples", train / "annotations" / "annotations.json"
+    samples, ann = split_paths(DATA_SAMPLES / "train")
     t0 = time.time()
     start = load_course_model("cpu")
     rows = {"course weights": row(_score(start, test, out, "start")[0])}
