@@ -97,17 +97,39 @@ def test_resume_equals_unbroken_run(tiny_root, tmp_path):
 
 
 def test_time_budget_shortens_the_run_and_still_anneals(tiny_root, tmp_path):
-    """Epochs made slow on purpose (2 s more each: 2 to 6 s) under a 12-second budget: the run ends after the epochs
-    that fit, not the 8 configured, and its last epoch ends at the bottom of the re-planned cosine, not mid-way."""
-    import time
-
-    slow = LambdaCallback(on_epoch_end=lambda tr, epoch, row: time.sleep(2))
+    """A clock that says every epoch takes 3 s, under a 12-second budget: the cautious estimate (3 s + 10 %) plans 3
+    epochs, not the 8 configured, and the last one ends at the bottom of the re-planned cosine, not mid-way. The
+    clock is the test's so that a loaded CI machine cannot change the plan."""
+    now = [0.0]
+    tick = LambdaCallback(on_epoch_end=lambda tr, epoch, row: now.__setitem__(0, now[0] + 3.0))
     data, model, train, weights = tiny_configs(tiny_root, tmp_path / "b", epochs=8, val=False)
     train.save_interval = 100
-    tr = fit(data, model, train, weights, callbacks=[slow, TimeBudget(12 / 60)])
+    tr = fit(data, model, train, weights, callbacks=[tick, TimeBudget(12 / 60, clock=lambda: now[0])])
     h = pd.read_csv(tmp_path / "b" / "history.csv")
-    assert 1 <= len(h) < 8 and tr.cfg.epochs == len(h) == load_checkpoint(tmp_path / "b" / "last.pt")["epoch"]
+    assert len(h) == tr.cfg.epochs == load_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 3
     assert h["lr"].iloc[-1] < 0.05 * tr.cfg.lr < h["lr"].max()  # annealed to (near) its floor at the end
+
+
+def test_time_budget_plans_for_the_slowest_recent_epoch():
+    """An epoch that suddenly takes twice as long (a loaded machine) shortens the plan at once: the estimate is the
+    larger of the mean and the latest epoch, so the epochs still to come fit the minutes that are left."""
+    class Stub:
+        epoch, cfg, plans = 0, type("C", (), {"epochs": 10})(), []
+
+        def replan(self, n):
+            self.cfg.epochs = n
+            self.plans.append(n)
+
+        def say(self, _msg): ...
+
+    now, tr = [0.0], Stub()
+    tb = TimeBudget(60 / 60, clock=lambda: now[0])
+    tb.on_train_begin(tr)
+    for epoch, seconds in enumerate([5, 5, 10], start=1):
+        now[0] += seconds
+        tb.on_epoch_end(tr, epoch, {})
+    # after 2 epochs of 5 s: 2 + (50 // 5.5) = 11 -> the ceiling 10 stays; after a 10 s epoch: 3 + (40 // 11) = 6
+    assert tr.plans == [6] and tr.cfg.epochs == 6
 
 
 def test_nonfinite_steps_are_skipped_and_counted(tiny_root, tmp_path):

@@ -26,20 +26,27 @@ class LambdaCallback(Callback):
 
 class TimeBudget(Callback):
     """Train for what `minutes` of wall clock afford, on whatever machine runs it: after each epoch the epochs that
-    fit are re-estimated from the mean epoch time so far (the configured epochs are the ceiling) and the warm-up +
-    cosine schedule is laid over that length (Trainer.replan), so the learning rate still anneals to its end
-    instead of being cut off mid-run."""
+    fit are re-estimated (the configured epochs are the ceiling) and the warm-up + cosine schedule is laid over that
+    length (Trainer.replan), so the learning rate still anneals to its end instead of being cut off mid-run.
 
-    def __init__(self, minutes: float):
-        self.seconds = float(minutes) * 60
-        self.t0, self.first, self.ceiling = 0.0, 0, 0
+    The estimate is cautious on purpose: an epoch costs the larger of the mean so far and the latest epoch, plus 10 %.
+    Planning one epoch too few costs a little training; planning one too many and finding out after it ran ends the
+    run mid-schedule, because a plan can only change the epochs still to come. `clock` is for tests."""
+
+    margin = 1.10
+
+    def __init__(self, minutes: float, clock=time.monotonic):
+        self.seconds, self.clock = float(minutes) * 60, clock
+        self.t0, self.last, self.first, self.ceiling = 0.0, 0.0, 0, 0
 
     def on_train_begin(self, trainer):
-        self.t0, self.first, self.ceiling = time.time(), trainer.epoch, trainer.cfg.epochs
+        self.t0 = self.last = self.clock()
+        self.first, self.ceiling = trainer.epoch, trainer.cfg.epochs
 
     def on_epoch_end(self, trainer, epoch: int, _row: dict):
-        spent = time.time() - self.t0
-        per_epoch = spent / max(1, epoch - self.first)
+        now = self.clock()
+        spent, latest, self.last = now - self.t0, now - self.last, now
+        per_epoch = self.margin * max(spent / max(1, epoch - self.first), latest)
         fit = min(self.ceiling, max(epoch, epoch + int((self.seconds - spent) // per_epoch)))
         if fit != trainer.cfg.epochs:
             trainer.replan(fit)
