@@ -97,9 +97,9 @@ def test_resume_equals_unbroken_run(tiny_root, tmp_path):
 
 
 def test_time_budget_shortens_the_run_and_still_anneals(tiny_root, tmp_path):
-    """A clock that says every epoch takes 3 s, under a 12-second budget: the cautious estimate (3 s + 10 %) plans 3
-    epochs, not the 8 configured, and the last one ends at the bottom of the re-planned cosine, not mid-way. The
-    clock is the test's so that a loaded CI machine cannot change the plan."""
+    """A clock that says every epoch takes 3 s, under a 12-second budget: the cautious plan (a quarter of an epoch
+    held back) is 3 epochs, not the 8 configured, and the last one ends at the bottom of the re-planned cosine, not
+    mid-way. The clock is the test's so that a loaded CI machine cannot change the plan."""
     now = [0.0]
     tick = LambdaCallback(on_epoch_end=lambda tr, epoch, row: now.__setitem__(0, now[0] + 3.0))
     data, model, train, weights = tiny_configs(tiny_root, tmp_path / "b", epochs=8, val=False)
@@ -128,7 +128,7 @@ def test_time_budget_plans_for_the_slowest_recent_epoch():
     for epoch, seconds in enumerate([5, 5, 10], start=1):
         now[0] += seconds
         tb.on_epoch_end(tr, epoch, {})
-    # after 2 epochs of 5 s: 2 + (50 // 5.5) = 11 -> the ceiling 10 stays; after a 10 s epoch: 3 + (40 // 11) = 6
+    # after 2 epochs of 5 s: 2 + (50 - 1.25) // 5 = 11 -> the ceiling 10 stays; after a 10 s one: 3 + (40 - 2.5) // 10
     assert tr.plans == [6] and tr.cfg.epochs == 6
 
 

@@ -29,11 +29,13 @@ class TimeBudget(Callback):
     fit are re-estimated (the configured epochs are the ceiling) and the warm-up + cosine schedule is laid over that
     length (Trainer.replan), so the learning rate still anneals to its end instead of being cut off mid-run.
 
-    The estimate is cautious on purpose: an epoch costs the larger of the mean so far and the latest epoch, plus 10 %.
-    Planning one epoch too few costs a little training; planning one too many and finding out after it ran ends the
-    run mid-schedule, because a plan can only change the epochs still to come. `clock` is for tests."""
+    The plan is cautious on purpose. A plan can only change the epochs still to come, so the decision that matters
+    is the one before the last epoch: plan one too many and find out after the next epoch ran, and the run ends
+    mid-schedule. So an epoch costs the larger of the mean so far and the latest epoch (a machine that got busier),
+    and a quarter of an epoch is held back for the next one running slow: at most a fraction of one epoch is given
+    up, however long the run. `clock` is for tests."""
 
-    margin = 1.10
+    reserve = 0.25  # of an epoch
 
     def __init__(self, minutes: float, clock=time.monotonic):
         self.seconds, self.clock = float(minutes) * 60, clock
@@ -46,8 +48,9 @@ class TimeBudget(Callback):
     def on_epoch_end(self, trainer, epoch: int, _row: dict):
         now = self.clock()
         spent, latest, self.last = now - self.t0, now - self.last, now
-        per_epoch = self.margin * max(spent / max(1, epoch - self.first), latest)
-        fit = min(self.ceiling, max(epoch, epoch + int((self.seconds - spent) // per_epoch)))
+        per_epoch = max(spent / max(1, epoch - self.first), latest)
+        left = self.seconds - spent - self.reserve * per_epoch
+        fit = min(self.ceiling, max(epoch, epoch + int(left // per_epoch)))
         if fit != trainer.cfg.epochs:
             trainer.replan(fit)
             trainer.say(f"time budget {self.seconds / 60:.1f} min at {per_epoch:.0f} s an epoch: {fit} epochs")
