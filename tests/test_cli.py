@@ -65,3 +65,22 @@ def test_every_parser_flag_names_one_config_field():
         assert act.dest in owners, f"--{act.dest} sets no config field"
         if isinstance(act, argparse.BooleanOptionalAction):
             assert act.default in (True, False), f"--{act.dest}: a bool flag's default is its config field's"
+
+
+def test_every_refdet_command_in_the_readme_parses():
+    """The README's commands are what a newcomer copies: each `refdet ...` line of its bash blocks (continuations
+    joined, comments dropped) must be accepted by the parser as written, flags and values."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    cmds = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line.split("#")[0])
+            if words and words[0].endswith("refdet"):
+                cmds.append(words[1:])
+    assert len(cmds) >= 3 and {"predict", "train", "calibrate"} <= {c[0] for c in cmds}
+    p = build_parser()
+    for argv in cmds:
+        p.parse_args(argv)  # argparse exits (SystemExit 2) on an unknown flag or a bad value

@@ -125,16 +125,30 @@ def test_predict_without_a_checkpoint_marks_the_novel_object(tmp_path):
 
 @needs_weights
 @pytest.mark.slow
-def test_fine_tuning_the_course_weights_lowers_the_training_loss(tmp_path):
-    """The demo's fine-tune (two epochs at its size, the guide's 1e-4 from trained weights) goes down, not up."""
+def test_fine_tuning_the_course_weights_lowers_the_training_loss(tmp_path, capsys):
+    """The demo's fine-tune (two epochs at its size, the guide's 1e-4 from trained weights) goes down, not up. The
+    decision comes along, and the run says how to refit it for the new weights: the command it prints works."""
+    import shlex
+
+    from refdet_lib.cli import main
     from refdet_lib.cli.demo import finetune_configs
     from refdet_lib.train.run import run_training
 
     data, model, train, weights = finetune_configs(tmp_path / "ft", epochs=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tr = run_training(data, model, train, weights, verbose=False)
+        tr = run_training(data, model, train, weights, verbose=True)
     h = [r["train_loss"] for r in tr.history.rows]
     assert len(h) == 2 and h[1] < h[0], h
-    assert load_checkpoint(tmp_path / "ft" / "last.pt")["decision"] == json.loads(
-        manifest_path(COURSE_WEIGHTS).read_text())["decision"]  # the calibrated decision came along
+    start = json.loads(manifest_path(COURSE_WEIGHTS).read_text())["decision"]
+    assert load_checkpoint(tmp_path / "ft" / "last.pt")["decision"] == start  # the calibrated decision came along
+    hint = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("refdet calibrate")]
+    assert len(hint) == 1, "the fine-tune should say how to refit its decision"
+    argv = shlex.split(hint[0])[1:] + ["--out", str(tmp_path / "cal.pt"), "--device", "cpu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv + ["--videos", "1", "--frames", "10"]) == 2  # Backpack_0's first frames: nothing to fit
+        assert "nothing to fit the decision on" in capsys.readouterr().err
+        assert main(argv + ["--videos", "3", "--frames", "30"]) == 0
+    refit = load_checkpoint(tmp_path / "cal.pt")["decision"]
+    assert refit["b"] > 0 and refit != start  # fitted anew for the fine-tuned weights, the verifier's cosine in it

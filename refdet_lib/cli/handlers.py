@@ -322,7 +322,7 @@ def cmd_train_verifier(a) -> int:
 
 def cmd_calibrate(a) -> int:
     from ..data.annotations import parse_annotations
-    from ..eval.calibration import calibrate
+    from ..eval.calibration import calibrate, collect_candidates
     from ..model.loading import load_model
     from ..runtime import select_device
     from ..train.verifier import save_refdet
@@ -330,9 +330,17 @@ def cmd_calibrate(a) -> int:
     for flag in ("checkpoint", "data_root", "annotations"):
         if not Path(getattr(a, flag)).exists():
             raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
+    for flag in ("videos", "frames"):
+        if getattr(a, flag) < 1:
+            raise UsageError(f"--{flag} must be >= 1 (got {getattr(a, flag)})")
     model = load_model(a.checkpoint, select_device(a.device))
     vids = sorted(parse_annotations(a.annotations))[: a.videos]
-    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames)
+    cands = collect_candidates(model, a.data_root, a.annotations, vids, a.frames)
+    if not any(d["hit"].any() for v in cands.values() for d in v["frames"].values()):
+        raise UsageError(f"{a.checkpoint}: none of its candidates covers the object in the first {a.frames} frames "
+                         f"of {len(vids)} video(s) of {a.annotations}: nothing to fit the decision on (more "
+                         "--frames or --videos, or a model trained longer)")
+    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands)
     out = Path(a.out) if a.out else Path(a.checkpoint).with_name(Path(a.checkpoint).stem + "_calibrated.pt")
     save_refdet(model, a.checkpoint, out)
     print(f"p = sigmoid({dec.a:.2f} logit(s) + {dec.b:.2f} cos + {dec.c:.2f}); threshold {dec.threshold:.2f} "
