@@ -148,7 +148,7 @@ def test_model_only_checkpoints_stale_tmp_files_and_continuing(tiny_root, tmp_pa
 
 @pytest.mark.slow
 def test_sigterm_is_handled_as_ctrl_c(tiny_root, tmp_path):
-    """One SIGTERM (a scheduler stopping the job), twice, -> interrupted.pt, last.pt loadable, exit 130, no temporary files.
+    """A SIGTERM (a scheduler stopping the job) -> interrupted.pt, last.pt loadable, exit 130, no temporary files.
     Epochs of a second, so the signal often lands while a checkpoint is being written (where an exception raised
     by the handler used to be lost and training went on)."""
     samples, ann = paths(tiny_root)

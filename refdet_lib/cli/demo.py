@@ -77,7 +77,8 @@ def demo(args) -> int:
 
         tuned = load_model(run_dir / "last.pt", dev)  # its verifier and decision came along from the course weights
         interpolate_weights(model.state_dict(), tuned, WISE_ALPHA)  # WiSE-FT: halfway back to the course weights
-        op = keep_operating_point(tuned, model, *split_paths(DATA_SAMPLES / "train"))  # the stored threshold, re-anchored to the new scores
+        # the stored threshold, re-anchored to the new scores
+        op = keep_operating_point(tuned, model, *split_paths(DATA_SAMPLES / "train"))
         print(f"  WiSE-FT: weights {WISE_ALPHA:g} of the way from the course weights to the fine-tuned ones; threshold "
               f"{op['threshold'][0]:.3f} -> {op['threshold'][1]:.3f} (the course weights report a box in "
               f"{op['threshold_rate'][0]:.0%} of the training frames, the fine-tuned model did in "

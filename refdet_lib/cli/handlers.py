@@ -322,7 +322,7 @@ def cmd_train_verifier(a) -> int:
 
 def cmd_calibrate(a) -> int:
     from ..data.annotations import parse_annotations
-    from ..eval.calibration import calibrate, collect_candidates
+    from ..eval.calibration import calibrate, collect_candidates, has_hits
     from ..model.loading import load_model
     from ..runtime import select_device
     from ..train.verifier import save_refdet
@@ -336,7 +336,7 @@ def cmd_calibrate(a) -> int:
     model = load_model(a.checkpoint, select_device(a.device))
     vids = sorted(parse_annotations(a.annotations))[: a.videos]
     cands = collect_candidates(model, a.data_root, a.annotations, vids, a.frames)
-    if not any(d["hit"].any() for v in cands.values() for d in v["frames"].values()):
+    if not has_hits(cands):
         raise UsageError(f"{a.checkpoint}: none of its candidates covers the object in the first {a.frames} frames "
                          f"of {len(vids)} video(s) of {a.annotations}: nothing to fit the decision on (more "
                          "--frames or --videos, or a model trained longer)")

@@ -59,11 +59,16 @@ def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[
     return out
 
 
+def has_hits(cands: dict) -> bool:
+    """Whether any stored candidate covers the object: without one there is nothing to fit a decision on."""
+    return any(d["hit"].any() for v in cands.values() for d in v["frames"].values())
+
+
 def fit_decision(cands: dict, use_verifier: bool = True, l2: float = 1e-3, steps: int = 100) -> Decision:
     """Logistic regression of hit ~ [logit(det score), cosine] (see the module docstring) -> Decision (a, b, c)."""
     rows = [(d["det_scores"], d["cosines"], d["hit"]) for v in cands.values() for d in v["frames"].values()]
     s = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0)
-    if len(s) == 0 or not np.concatenate([r[2] for r in rows]).any():
+    if not has_hits(cands):
         return Decision()
     x = [logit(s)] + ([np.concatenate([r[1] for r in rows])] if use_verifier else [])
     X = torch.tensor(np.stack(x, 1), dtype=torch.float64)

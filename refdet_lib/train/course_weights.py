@@ -78,7 +78,8 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
     info = {"recipe": recipe, "style": style, "machine": machine_name(), "torch": torch.__version__,
             "train_minutes": trained["detector_minutes"] + trained["verifier_minutes"],
             "detector_epochs": trained["epochs"], "train_set": _describe(train_root),
-            "made": time.strftime("%Y-%m-%d", time.gmtime(t0)), "command": "make weights" + (f" MINUTES={minutes:g}" if minutes else "")}
+            "made": time.strftime("%Y-%m-%d", time.gmtime(t0)),
+            "command": "make weights" + (f" MINUTES={minutes:g}" if minutes else "")}
     pack_course_weights(trained["model"], out, info)
     model = load_course_model(path=out)  # the packed float16 file itself: the figures are this file's
     decisions = decisions_for(model, train_root)

@@ -219,15 +219,12 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
     return trainer
 
 
-
 def _say_refit_the_decision(trainer: Trainer, data: DataConfig, train: TrainConfig) -> None:
     """A decision (probabilities + thresholds) came with the starting weights, fitted for *those* weights on their
     training videos. Training moves the scores (a fine-tune from the course weights reports a box in 69-78 % of the
     training frames at the stored threshold where the course weights report one in 52 %: benchmarks/README.md), so
     the kept decision is only a starting point: say how to refit it on this run's own training videos."""
-    dec = getattr(trainer.raw_model, "decision", None)
-    if dec is None:
-        return
+    dec = trainer.raw_model.decision
     run = Path(train.checkpoint_dir)
     ckpt = run / ("best_model.pt" if (run / "best_model.pt").exists() else "last.pt")
     trainer.say(f"the decision (threshold {dec.threshold:.2f} tracked, {dec.frame_threshold:.2f} frames alone) came "
