@@ -41,7 +41,7 @@ course: $(STAMP)
 learning: $(STAMP)
 	$(BIN)/python benchmarks/learning.py --out runs/learning
 
-# the course weights models/refdet_course.pt + models/README.md (the learning recipe; MINUTES=60 for a longer budget)
+# the course weights models/refdet_course.pt + models/README.md (the learning recipe at 60 minutes; MINUTES=N for another budget)
 MINUTES ?=
 weights: $(STAMP)
 	$(BIN)/refdet weights $(if $(MINUTES),--minutes $(MINUTES))

@@ -54,6 +54,8 @@ class DataConfig:
     n_query: int = 4                 # query frames per object per episode
     n_episodes: int = 100            # episodes per epoch
     hard_episodes: float = 0.0       # fraction of episodes made of look-alike objects (closest reference colours)
+    fixed_episodes: bool = False     # every epoch draws epoch 0's episodes (and augmentations): a short fine-tune's
+                                     # epochs are passes over one set, so its loss per epoch compares like with like
     batch_size: int = 4              # stage 1 frames per batch / episodes per optimizer step chunk
     num_workers: int = 4
     cache_frames: bool = True        # on-disk frame cache: a second run decodes nothing

@@ -23,7 +23,8 @@ def _non_default_configs(tmp_path):
         f[k].write_text("x")
     data = DataConfig(data_root=str(f["samples"]), annotations=str(f["ann.json"]), test_data_root=str(f["test"]),
                       test_annotations=str(f["test.json"]), train_crop=96, n_shot=5, n_way=3, n_query=6, n_episodes=7,
-                      hard_episodes=0.25, batch_size=3, num_workers=1, cache_frames=False, augment=AugmentConfig.off())
+                      hard_episodes=0.25, fixed_episodes=True, batch_size=3, num_workers=1, cache_frames=False,
+                      augment=AugmentConfig.off())
     model = ModelConfig(imgsz=352, support_size=128, yolo_weights=str(f["yolo.pt"]), dino_weights=str(f["dino.bin"]),
                         freeze_reference=True, appearance_match=True, reference_encoder="siamese")
     train = TrainConfig(stage=3, epochs=9, lr=2.5e-4, weight_decay=0.1, gradient_accumulation=2, mixed_precision=True,

@@ -249,6 +249,16 @@ def test_episode_sampler_reproducible_and_shaped(ds):
         EpisodeSampler(ds, n_way=4)
 
 
+def test_fixed_episodes_repeat_epoch_zero(ds):
+    """fixed=True (DataConfig.fixed_episodes, the demo's fine-tune): every epoch is epoch 0's episodes, so a short
+    fine-tune's loss per epoch is measured on one set."""
+    fixed = EpisodeSampler(ds, n_way=2, n_query=3, n_episodes=5, seed=1, fixed=True)
+    first = [e.indices for e in fixed]
+    fixed.set_epoch(3)
+    assert fixed.epoch == 0 and [e.indices for e in fixed] == first
+    assert first == [e.indices for e in EpisodeSampler(ds, n_way=2, n_query=3, n_episodes=5, seed=1)]
+
+
 def test_distributed_split_covers_episodes_once(ds):
     full = [EpisodeSampler(ds, 2, 2, 6, seed=2).episode(g).indices for g in range(6)]
     parts = [list(EpisodeSampler(ds, 2, 2, 6, seed=2, rank=r, world_size=2)) for r in range(2)]

@@ -135,7 +135,7 @@ def add_parsers(sub) -> None:
 
     s = sub.add_parser("weights", help="train the course weights (models/refdet_course.pt) and write their card")
     s.add_argument("--minutes", type=float, default=None,
-                   help="training budget in all (default: the learning recipe's 27.5 min)")
+                   help="training budget in all (default 60; the learning recipe alone: 27.5)")
     s.add_argument("--work", default="runs/weights", help="training sets and runs")
     s.add_argument("--out", default=None, help="the weights file (default models/refdet_course.pt)")
     s.add_argument("--style", default="realistic", choices=["realistic", "simple"])
@@ -388,11 +388,11 @@ def cmd_demo(a) -> int:
 
 def cmd_weights(a) -> int:
     from ..model.loading import COURSE_WEIGHTS
-    from ..train.course_weights import make_course_weights
+    from ..train.course_weights import MINUTES, make_course_weights
 
     if a.minutes is not None and a.minutes <= 0:
         raise UsageError(f"--minutes must be > 0 (got {a.minutes})")
-    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style)
+    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes or MINUTES, a.style)
     return 0
 
 

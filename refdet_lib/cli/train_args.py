@@ -69,6 +69,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--n_episodes", type=int, default=d.n_episodes, help="episodes per epoch (100-200)")
     g.add_argument("--hard_episodes", type=float, default=d.hard_episodes,
                    help="fraction (0-1) of episodes whose objects are look-alikes (closest reference colours)")
+    _bool(g, "fixed_episodes", d.fixed_episodes, "every epoch draws the same episodes (a short fine-tune's passes "
+          "over one set)")
     g.add_argument("--batch_size", type=int, default=d.batch_size, help="frames per batch (stage 1)")
     g.add_argument("--num_workers", type=int, default=d.num_workers,
                    help="data loading workers (at most the CPUs each training process gets)")

@@ -64,11 +64,14 @@ class EpisodeSampler:
     random plus n_way - 1 of its look-alikes (drawn from the 2 x (n_way - 1) videos whose references have the closest
     colour histograms), so telling them apart takes shape and texture, not colour alone; random pairs usually differ
     in colour. With `world_size` > 1 each rank gets every world_size-th episode (a distributed sampler without
-    padding surprises: n_episodes is rounded up to a multiple).
+    padding surprises: n_episodes is rounded up to a multiple). `fixed`: every epoch is epoch 0 (the same episodes
+    and, through the collator's seeds, the same augmentations), for a fine-tune whose epochs should be passes over
+    one set: with new episodes each epoch, a 12-episode epoch's loss moves by the draw more than by training.
     """
 
     def __init__(self, dataset, n_way: int = 2, n_query: int = 4, n_episodes: int = 100, seed: int = 0,
-                 neg_fraction: float = 0.0, rank: int = 0, world_size: int = 1, hard_fraction: float = 0.0):
+                 neg_fraction: float = 0.0, rank: int = 0, world_size: int = 1, hard_fraction: float = 0.0,
+                 fixed: bool = False):
         self.videos = list(dataset.classes)
         if n_way < 1 or n_query < 1 or n_episodes < 1:
             raise ValueError(f"n_way, n_query and n_episodes must be >= 1 (got {n_way}, {n_query}, {n_episodes})")
@@ -88,10 +91,11 @@ class EpisodeSampler:
         self.hard_fraction = hard_fraction
         self.alike = look_alikes(reference_descriptors(dataset)) if hard_fraction > 0 and n_way > 1 else None
         self.rank, self.world_size = rank, world_size
+        self.fixed = fixed
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self.epoch = 0 if self.fixed else int(epoch)
 
     def __len__(self) -> int:
         return -(-self.n_episodes // self.world_size)

@@ -129,7 +129,8 @@ def build_datasets(data: DataConfig, model: ModelConfig, train: TrainConfig, ran
     col = EpisodeCollator(imgsz, support, data.n_shot, aug if aug.enabled else None, ds.class_to_idx,
                           crop=data.train_crop)
     sampler = EpisodeSampler(ds, data.n_way, data.n_query, n_episodes, seed=train.seed, neg_fraction=0.25,
-                             rank=rank, world_size=world, hard_fraction=data.hard_episodes)
+                             rank=rank, world_size=world, hard_fraction=data.hard_episodes,
+                             fixed=data.fixed_episodes)
     train_eps = EpisodeDataset(ds, sampler, col)
     val_eps = None
     if data.test_data_root:
