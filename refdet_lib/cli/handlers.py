@@ -388,11 +388,11 @@ def cmd_demo(a) -> int:
 
 def cmd_weights(a) -> int:
     from ..model.loading import COURSE_WEIGHTS
-    from ..train.course_weights import MINUTES, make_course_weights
+    from ..train.course_weights import make_course_weights
 
     if a.minutes is not None and a.minutes <= 0:
         raise UsageError(f"--minutes must be > 0 (got {a.minutes})")
-    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes or MINUTES, a.style)
+    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style)
     return 0
 
 

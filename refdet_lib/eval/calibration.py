@@ -66,10 +66,10 @@ def has_hits(cands: dict) -> bool:
 
 def fit_decision(cands: dict, use_verifier: bool = True, l2: float = 1e-3, steps: int = 100) -> Decision:
     """Logistic regression of hit ~ [logit(det score), cosine] (see the module docstring) -> Decision (a, b, c)."""
-    rows = [(d["det_scores"], d["cosines"], d["hit"]) for v in cands.values() for d in v["frames"].values()]
-    s = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0)
     if not has_hits(cands):
         return Decision()
+    rows = [(d["det_scores"], d["cosines"], d["hit"]) for v in cands.values() for d in v["frames"].values()]
+    s = np.concatenate([r[0] for r in rows])
     x = [logit(s)] + ([np.concatenate([r[1] for r in rows])] if use_verifier else [])
     X = torch.tensor(np.stack(x, 1), dtype=torch.float64)
     y = torch.tensor(np.concatenate([r[2] for r in rows]), dtype=torch.float64)

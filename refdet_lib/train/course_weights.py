@@ -65,10 +65,12 @@ def pack_course_weights(refdet_pt: str | Path, out: str | Path = COURSE_WEIGHTS,
 
 
 def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COURSE_WEIGHTS,
-                        minutes: Optional[float] = MINUTES, style: str = "realistic", verbose: bool = True) -> dict:
-    """Train, pack, score and describe the course weights (see the module docstring). Returns the manifest."""
+                        minutes: Optional[float] = None, style: str = "realistic", verbose: bool = True) -> dict:
+    """Train, pack, score and describe the course weights (see the module docstring); `minutes` of training in all
+    (None: MINUTES). Returns the manifest."""
     from ..data.synthetic import make_training_set
 
+    minutes = MINUTES if minutes is None else float(minutes)
     work, out = Path(work), Path(out)
     recipe = scaled_recipe(minutes)
     test_root = DATA_SAMPLES / "test"
