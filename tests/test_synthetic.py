@@ -226,6 +226,25 @@ def test_training_set_avoids_the_test_identities_and_is_reused(tmp_path, capsys)
     assert "synth_meta.json" in capsys.readouterr().err
 
 
+def test_training_set_object_size_is_drawn_and_part_of_its_settings(tmp_path, capsys):
+    """make_training_set(object_size=...) (make weights OBJECT_SIZE=): the boxes stay in the range, the settings
+    stamp records it, so a set drawn at other sizes is never reused for it; refdet weights refuses a bad range."""
+    from refdet_lib.cli import main
+
+    avoid = [ROOT / "data_samples" / "test"]
+    out = S.make_training_set(tmp_path / "tr", avoid=avoid, n_videos=2, n_frames=6, object_size=(8, 14))
+    sides = [max(b[2] - b[0], b[3] - b[1]) for v in parse_annotations(out / "annotations" / "annotations.json").values()
+             for bs in v.boxes.values() for b in bs]
+    assert sides and max(sides) <= 14 + 2
+    assert json.loads((out / "training_set.json").read_text())["object_size"] == [8.0, 14.0]
+    stamp = (out / "annotations" / "annotations.json").stat().st_mtime_ns
+    S.make_training_set(tmp_path / "tr", avoid=avoid, n_videos=2, n_frames=6)  # the default sizes: drawn anew
+    assert (out / "annotations" / "annotations.json").stat().st_mtime_ns != stamp
+    assert "object_size" not in json.loads((out / "training_set.json").read_text())
+    assert main(["weights", "--object_size", "40", "8", "--work", str(tmp_path / "w")]) == 2
+    assert "--object_size" in capsys.readouterr().err
+
+
 def test_more_novel_videos_for_a_larger_test_set(tmp_path):
     """split="test": more videos of novel objects (test-split hues, none of data_samples/test's identities), which
     the learning benchmark scores beside data_samples/test."""

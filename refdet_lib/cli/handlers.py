@@ -139,6 +139,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--work", default="runs/weights", help="training sets and runs")
     s.add_argument("--out", default=None, help="the weights file (default models/refdet_course.pt)")
     s.add_argument("--style", default="realistic", choices=["realistic", "simple"])
+    s.add_argument("--object_size", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                   help="the training set's object sizes, longest box side in px (default: the course weights')")
 
 
 def cmd_validate(a) -> int:
@@ -392,7 +394,10 @@ def cmd_weights(a) -> int:
 
     if a.minutes is not None and a.minutes <= 0:
         raise UsageError(f"--minutes must be > 0 (got {a.minutes})")
-    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style)
+    if a.object_size is not None and not 0 < a.object_size[0] <= a.object_size[1]:
+        raise UsageError(f"--object_size needs 0 < MIN <= MAX (got {a.object_size[0]:g} {a.object_size[1]:g})")
+    kw = {} if a.object_size is None else {"object_size": tuple(a.object_size)}
+    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style, **kw)
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import Optional
 
 import torch
 
+from ..data.synthetic import default_object_size
 from ..eval.metrics import format_table
 from ..eval.scoring import METHODS, decisions_for, row, score_methods
 from ..model.loading import COURSE_WEIGHTS, load_checkpoint, load_course_model, manifest_path, sha256
@@ -33,6 +34,8 @@ MAX_MB = 20
 # the course weights' training budget in all, minutes: twice the learning recipe's 27.5, measured to double mAP@0.5 on
 # the 12 more novel videos (0.19 -> 0.40; benchmarks/README.md, "A longer budget")
 MINUTES = 60.0
+# the training set's object sizes, (min, max) longest box side in px; None: the generator's realistic 8-80
+OBJECT_SIZE: Optional[tuple] = None
 
 
 def scaled_recipe(minutes: Optional[float]) -> dict:
@@ -65,17 +68,20 @@ def pack_course_weights(refdet_pt: str | Path, out: str | Path = COURSE_WEIGHTS,
 
 
 def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COURSE_WEIGHTS,
-                        minutes: Optional[float] = None, style: str = "realistic", verbose: bool = True) -> dict:
+                        minutes: Optional[float] = None, style: str = "realistic", verbose: bool = True,
+                        object_size: Optional[tuple] = OBJECT_SIZE) -> dict:
     """Train, pack, score and describe the course weights (see the module docstring); `minutes` of training in all
-    (None: MINUTES). Returns the manifest."""
+    (None: MINUTES); `object_size` (min, max) px of the training set's objects (None: the generator's). Returns the
+    manifest."""
     from ..data.synthetic import make_training_set
 
     minutes = MINUTES if minutes is None else float(minutes)
     work, out = Path(work), Path(out)
     recipe = scaled_recipe(minutes)
     test_root = DATA_SAMPLES / "test"
-    train_root = make_training_set(work / f"train_set_{style}", avoid=[test_root], style=style,
-                                   **recipe["train_set"])
+    size = tuple(float(x) for x in object_size) if object_size else None
+    train_root = make_training_set(work / (f"train_set_{style}" + (f"_size{size[0]:g}-{size[1]:g}" if size else "")),
+                                   avoid=[test_root], style=style, object_size=size, **recipe["train_set"])
     novel_root = make_training_set(work / f"novel_set_{style}", avoid=[test_root], split="test", style=style,
                                    **MORE_NOVEL)
     t0 = time.time()
@@ -84,7 +90,8 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
             "train_minutes": trained["detector_minutes"] + trained["verifier_minutes"],
             "detector_epochs": trained["epochs"], "train_set": _describe(train_root),
             "made": time.strftime("%Y-%m-%d", time.gmtime(t0)),
-            "command": "make weights" + (f" MINUTES={minutes:g}" if minutes != MINUTES else "")}
+            "command": "make weights" + (f" MINUTES={minutes:g}" if minutes != MINUTES else "")
+            + (f" OBJECT_SIZE='{size[0]:g} {size[1]:g}'" if size != OBJECT_SIZE else "")}
     pack_course_weights(trained["model"], out, info)
     model = load_course_model(path=out)  # the packed float16 file itself: the figures are this file's
     decisions = decisions_for(model, train_root)
@@ -113,6 +120,11 @@ def _describe(root: Path) -> dict:
     return {"path": str(root), **(json.loads(stamp.read_text()) if stamp.exists() else {})}
 
 
+def _sizes(ts: dict) -> str:
+    lo, hi = ts.get("object_size") or default_object_size(640, ts.get("style", "realistic"))
+    return f"{lo:g}-{hi:g}"
+
+
 def card(man: dict, scores: dict) -> str:
     """models/README.md: what the weights are, how they were made, what they score (text written by the code)."""
     r = man["recipe"]
@@ -139,7 +151,7 @@ def card(man: dict, scores: dict) -> str:
         f"{dec['threshold']:.2f} tracked ({dec['frame_threshold']:.2f} frames alone): logistic calibration and "
         "ST-IoU-best thresholds on 12 training videos |",
         f"| training data | {ts.get('n_videos')} generated videos of {ts.get('n_frames')} frames, {ts.get('style')} "
-        f"style, seed {ts.get('seed')}: train-split identities only (never a test-split hue bin), none of the "
+        f"style, seed {ts.get('seed')}, objects {_sizes(ts)} px (longest box side): train-split identities only (never a test-split hue bin), none of the "
         f"targets or distractors of data_samples/test; the 12 more novel videos are test-split identities |", "",
         "## Figures", "",
         "3 reference photos per video, every frame, each method at its threshold stored in the checkpoint (chosen on "

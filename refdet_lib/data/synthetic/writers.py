@@ -217,7 +217,8 @@ def seen_identities(root) -> list[ObjectIdentity]:
 
 def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48, n_frames: int = 60,
                       seed: int = 2000, detail: float = 0.5, overwrite: bool = False, progress: bool = False,
-                      split: str = "train", style: str = "realistic") -> Path:
+                      split: str = "train", style: str = "realistic",
+                      object_size: Optional[tuple] = None) -> Path:
     """A larger train split for few-shot learning: many train-split identities (never a test-split hue bin; in the
     simple style not its shapes and zigzag texture either), none of them shown in the generated datasets `avoid`
     (targets or distractors), in `style`.
@@ -225,18 +226,21 @@ def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48,
     A matcher learns to compare from variety: data_samples/train has 8 identities, which a model memorises.
     split="test" makes more *novel* videos instead (test-split shapes and hues), e.g. a larger test set than
     data_samples/test's 4 videos, so that two models can be told apart from noise.
+    object_size: (min, max) longest box side in px (default: the style's, generate_dataset).
     Returns `out_dir`; reuses an existing set made with the same settings unless `overwrite`.
     """
     out = Path(out_dir)
     settings = {"n_videos": n_videos, "n_frames": n_frames, "seed": seed, "detail": detail,
-                "avoid": [str(a) for a in avoid], "style": style} | ({"split": split} if split != "train" else {})
+                "avoid": [str(a) for a in avoid], "style": style} | ({"split": split} if split != "train" else {}) \
+        | ({"object_size": [float(x) for x in object_size]} if object_size else {})
     stamp = out / "training_set.json"
     if not overwrite and stamp.exists() and json.loads(stamp.read_text()) == settings:
         return out
     exclude = [i for a in avoid for i in seen_identities(a)]
     generate_dataset(out, n_videos=n_videos, n_frames=n_frames, seed=seed, width=640, height=360, fps=25,
                      split=split, exclude=exclude, detail=detail, overwrite=True, progress=progress, style=style,
-                     n_refs=(1, 5) if style == "realistic" and split == "train" else 3)
+                     n_refs=(1, 5) if style == "realistic" and split == "train" else 3,
+                     object_size=tuple(object_size) if object_size else None)
     stamp.write_text(json.dumps(settings))
     return out
 
