@@ -151,7 +151,8 @@ def card(man: dict, scores: dict) -> str:
         f"{dec['threshold']:.2f} tracked ({dec['frame_threshold']:.2f} frames alone): logistic calibration and "
         "ST-IoU-best thresholds on 12 training videos |",
         f"| training data | {ts.get('n_videos')} generated videos of {ts.get('n_frames')} frames, {ts.get('style')} "
-        f"style, seed {ts.get('seed')}, objects {_sizes(ts)} px (longest box side): train-split identities only (never a test-split hue bin), none of the "
+        f"style, seed {ts.get('seed')}, objects {_sizes(ts)} px (longest box side): train-split identities only "
+        "(never a test-split hue bin), none of the "
         f"targets or distractors of data_samples/test; the 12 more novel videos are test-split identities |", "",
         "## Figures", "",
         "3 reference photos per video, every frame, each method at its threshold stored in the checkpoint (chosen on "
