@@ -84,3 +84,25 @@ def test_gpu_check_says_there_is_no_gpu_and_does_nothing(tmp_path):
                        text=True, env={**os.environ, "PY": sys.executable}, timeout=120)
     assert r.returncode == 3 and "no CUDA GPU" in r.stdout, (r.returncode, r.stdout, r.stderr)
     assert (tmp_path / "g" / "report.txt").read_text() == r.stdout and not (tmp_path / "g" / "data").exists()
+
+
+def test_candidates_benchmark_counts_where_objects_are_lost(tmp_path):
+    """benchmarks/candidates.py on the course weights: per video, frames covered by the detector's top k can only
+    grow with k, a candidate ranked first must have been covered by the top_k the verifier sees, and the video the
+    weights find (their card) has its object ranked first in most of its frames."""
+    out = tmp_path / "candidates.json"
+    r = subprocess.run([sys.executable, "benchmarks/candidates.py", "--max_frames", "30", "--top", "1", "10", "30",
+                        "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(out.read_text())
+    counts = res["splits"]["data_samples/test"]
+    assert res["top_k_verified"] == 10 and set(counts) == {"Backpack_3", "Box_0", "Motorbike_1", "Suitcase_2"}
+    for vid, c in counts.items():
+        assert c["top 1"] <= c["top 10"] <= c["top 30"] <= c["frames"], (vid, c)
+        assert c["first: p"] <= c["top 10"] and c["first: cos"] <= c["top 10"], (vid, c)
+    assert counts["Box_0"]["frames"] == 0  # Box_0 shows from frame 100 on: nothing to find in the first 30
+    best = json.loads((ROOT / "models" / "refdet_course.json").read_text())["per_video"]
+    found = max(best, key=lambda v: best[v]["recall"])
+    assert counts[found]["frames"] >= 20 and counts[found]["first: p"] >= 0.8 * counts[found]["frames"], counts
+    assert "Suitcase_2" in r.stdout and "first: p" in r.stdout

@@ -1,0 +1,112 @@
+"""Where is a novel object lost: not proposed, or proposed and out-ranked? Per video, side by side in one run:
+
+    frames      frames that show the object, and its median longest box side in px
+    top k       frames where one of the detector's k best candidates (by its own score) covers the object (IoU >= 0.5)
+    first: p    frames where the decision (detector score + verifier cosine, the checkpoint's) ranks a covering
+                candidate first among the top_k the verifier re-scores (what tracking and the threshold start from)
+    first: cos  the same by the verifier's cosine alone
+
+A frame the top k miss is lost before the verifier sees it (the detector's recall); a frame in top k but not first
+is a ranking failure (look-alikes scored higher). The second needs a better verifier or decision, the first a better
+detector. 3 reference photos, every frame (or --max_frames).
+
+    python benchmarks/candidates.py [--checkpoint PATH] [--split data_samples/test] [--top 1 10 30 100]
+
+Writes benchmarks/results/candidates.json (the committed run: the course weights on data_samples/test and the 12 more
+novel videos, `--novel`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def count(model, root, top=(1, 10, 30, 100), max_frames=None) -> dict:
+    """{video: {"frames", "side", "top k": n, ..., "first: p", "first: cos"}} for the split at `root`."""
+    from refdet_lib.eval.calibration import collect_candidates
+    from refdet_lib.eval.scoring import split_paths
+
+    k_v = model.verifier.config.top_k if model.verifier is not None else max(top)
+    if model.verifier is not None:  # cosines for every candidate the widest k looks at (ranking uses the top_k)
+        kept, model.verifier.config.top_k = model.verifier.config.top_k, max(top)
+    try:
+        cands = collect_candidates(model, *split_paths(root), max_frames=max_frames)
+    finally:
+        if model.verifier is not None:
+            model.verifier.config.top_k = kept
+    out = {}
+    for vid, v in cands.items():
+        shown = [f for f, g in v["gt"].items() if len(g)]
+        sides = [float(np.max(g[:, 2:] - g[:, :2])) for f in shown for g in [v["gt"][f]]]
+        r = {"frames": len(shown), "side": float(np.median(sides)) if sides else 0.0}
+        r.update({f"top {k}": 0 for k in top}, **{"first: p": 0, "first: cos": 0})
+        for f in shown:
+            d = v["frames"][f]
+            order = np.argsort(-d["det_scores"], kind="stable")  # the detector's own ranking
+            hit = d["hit"][order]
+            for k in top:
+                r[f"top {k}"] += bool(hit[:k].any())
+            seen = order[:k_v]  # what the verifier re-scores
+            if d["hit"][seen].any():
+                p = model.decision.probability(d["det_scores"][seen], d["cosines"][seen])
+                r["first: p"] += bool(d["hit"][seen][np.argmax(p)])
+                r["first: cos"] += bool(d["hit"][seen][np.argmax(d["cosines"][seen])])
+        out[vid] = r
+    return out
+
+
+def table(counts: dict) -> str:
+    cols = list(next(iter(counts.values())))
+    lines = [f"{'video':16s}" + "".join(f"{c:>11s}" for c in cols)]
+    for vid, r in counts.items():
+        lines.append(f"{vid:16s}" + "".join(f"{r[c]:11.1f}" if c == "side" else f"{r[c]:11d}" for c in cols))
+    tot = {c: sum(r[c] for r in counts.values()) for c in cols if c != "side"}
+    lines.append(f"{'all':16s}{tot['frames']:11d}{'':11s}" + "".join(f"{tot[c]:11d}" for c in cols[2:]))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", default=None, help="a RefDet checkpoint (default: the course weights)")
+    ap.add_argument("--split", default=None, help="a split folder with samples/ and annotations/ "
+                                                  "(default: data_samples/test)")
+    ap.add_argument("--novel", action="store_true", help="also the 12 more novel videos (generated once, cached)")
+    ap.add_argument("--top", type=int, nargs="+", default=[1, 10, 30, 100])
+    ap.add_argument("--max_frames", type=int, default=None)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "candidates.json"))
+    a = ap.parse_args()
+    warnings.filterwarnings("ignore")
+
+    from refdet_lib.data.synthetic import make_training_set
+    from refdet_lib.model.loading import load_course_model, load_model
+    from refdet_lib.runtime import machine_name
+    from refdet_lib.train.recipes import DATA_SAMPLES, MORE_NOVEL
+
+    t0 = time.time()
+    model = load_model(a.checkpoint, "cpu") if a.checkpoint else load_course_model("cpu")
+    test = DATA_SAMPLES / "test"
+    splits = {"data_samples/test" if a.split is None else a.split: Path(a.split) if a.split else test}
+    if a.novel:
+        splits["12 more novel videos"] = make_training_set(ROOT / "runs" / "weights" / "novel_set_realistic",
+                                                           avoid=[test], split="test", **MORE_NOVEL)
+    res = {"checkpoint": a.checkpoint or "models/refdet_course.pt", "machine": machine_name(),
+           "top_k_verified": model.verifier.config.top_k if model.verifier is not None else None,
+           "decision": model.decision.to_dict(), "splits": {}}
+    for name, root in splits.items():
+        res["splits"][name] = count(model, root, tuple(a.top), a.max_frames)
+        print(f"\n{name} ({res['checkpoint']}; frames with the object, counted):\n{table(res['splits'][name])}")
+    res["minutes"] = (time.time() - t0) / 60
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+    print(f"\n{machine_name()}, {res['minutes']:.1f} min; written {a.out}")
+
+
+if __name__ == "__main__":
+    main()
