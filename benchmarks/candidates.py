@@ -10,7 +10,10 @@ A frame the top k miss is lost before the verifier sees it (the detector's recal
 is a ranking failure (look-alikes scored higher). The second needs a better verifier or decision, the first a better
 detector. 3 reference photos, every frame (or --max_frames).
 
-    python benchmarks/candidates.py [--checkpoint PATH] [--split data_samples/test] [--top 1 10 30 100]
+    python benchmarks/candidates.py [--checkpoint PATH] [--split data_samples/test] [--top 1 10 30 100] [--imgsz S]
+
+--imgsz looks at the frames larger than the checkpoint was trained at (e.g. 1280 for 2x: a ten-pixel object then
+spans twenty), to tell an object too small for the detector's grid from one it cannot match at any size.
 
 Writes benchmarks/results/candidates.json (the committed run: the course weights on data_samples/test and the 12 more
 novel videos, `--novel`).
@@ -80,6 +83,7 @@ def main() -> None:
     ap.add_argument("--novel", action="store_true", help="also the 12 more novel videos (generated once, cached)")
     ap.add_argument("--top", type=int, nargs="+", default=[1, 10, 30, 100])
     ap.add_argument("--max_frames", type=int, default=None)
+    ap.add_argument("--imgsz", type=int, default=None, help="inference size (default: the checkpoint's)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "candidates.json"))
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -91,6 +95,10 @@ def main() -> None:
 
     t0 = time.time()
     model = load_model(a.checkpoint, "cpu") if a.checkpoint else load_course_model("cpu")
+    if a.imgsz:
+        if a.imgsz % 32:
+            raise SystemExit(f"--imgsz must be a multiple of 32 (got {a.imgsz})")
+        model.config.imgsz = a.imgsz
     test = DATA_SAMPLES / "test"
     splits = {"data_samples/test" if a.split is None else a.split: Path(a.split) if a.split else test}
     if a.novel:
@@ -98,10 +106,12 @@ def main() -> None:
                                                            avoid=[test], split="test", **MORE_NOVEL)
     res = {"checkpoint": a.checkpoint or "models/refdet_course.pt", "machine": machine_name(),
            "top_k_verified": model.verifier.config.top_k if model.verifier is not None else None,
+           "imgsz": model.config.imgsz,
            "decision": model.decision.to_dict(), "splits": {}}
     for name, root in splits.items():
         res["splits"][name] = count(model, root, tuple(a.top), a.max_frames)
-        print(f"\n{name} ({res['checkpoint']}; frames with the object, counted):\n{table(res['splits'][name])}")
+        print(f"\n{name} ({res['checkpoint']} at imgsz {model.config.imgsz}; frames with the object, counted):\n"
+              f"{table(res['splits'][name])}")
     res["minutes"] = (time.time() - t0) / 60
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
