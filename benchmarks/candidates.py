@@ -36,18 +36,19 @@ def count(model, root, top=(1, 10, 30, 100), max_frames=None) -> dict:
     from refdet_lib.eval.calibration import collect_candidates
     from refdet_lib.eval.scoring import split_paths
 
-    k_v = model.verifier.config.top_k if model.verifier is not None else max(top)
-    if model.verifier is not None:  # cosines for every candidate the widest k looks at (ranking uses the top_k)
-        kept, model.verifier.config.top_k = model.verifier.config.top_k, max(top)
+    vcfg = model.verifier.config if model.verifier is not None else None
+    k_v = vcfg.top_k if vcfg is not None else max(top)
+    if vcfg is not None:  # predict keeps only the top_k: widen it to the largest k (the ranking below uses top_k)
+        vcfg.top_k = max(top)
     try:
         cands = collect_candidates(model, *split_paths(root), max_frames=max_frames)
     finally:
-        if model.verifier is not None:
-            model.verifier.config.top_k = kept
+        if vcfg is not None:
+            vcfg.top_k = k_v
     out = {}
     for vid, v in cands.items():
         shown = [f for f, g in v["gt"].items() if len(g)]
-        sides = [float(np.max(g[:, 2:] - g[:, :2])) for f in shown for g in [v["gt"][f]]]
+        sides = [float(np.max(v["gt"][f][:, 2:] - v["gt"][f][:, :2])) for f in shown]  # longest side, px
         r = {"frames": len(shown), "side": float(np.median(sides)) if sides else 0.0}
         r.update({f"top {k}": 0 for k in top}, **{"first: p": 0, "first: cos": 0})
         for f in shown:
@@ -88,22 +89,17 @@ def main() -> None:
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
 
-    from refdet_lib.data.synthetic import make_training_set
-    from refdet_lib.model.loading import load_course_model, load_model
+    from refdet_lib.model.loading import course_weights, load_model
     from refdet_lib.runtime import machine_name
-    from refdet_lib.train.recipes import DATA_SAMPLES, MORE_NOVEL
+    from refdet_lib.train.recipes import DATA_SAMPLES, more_novel_set
 
     t0 = time.time()
-    model = load_model(a.checkpoint, "cpu") if a.checkpoint else load_course_model("cpu")
-    if a.imgsz:
-        if a.imgsz % 32:
-            raise SystemExit(f"--imgsz must be a multiple of 32 (got {a.imgsz})")
-        model.config.imgsz = a.imgsz
+    # the checkpoint's own inference size unless --imgsz (RefDet checks it is a multiple of 32)
+    model = load_model(a.checkpoint or course_weights(), "cpu", **({"imgsz": a.imgsz} if a.imgsz else {}))
     test = DATA_SAMPLES / "test"
     splits = {"data_samples/test" if a.split is None else a.split: Path(a.split) if a.split else test}
     if a.novel:
-        splits["12 more novel videos"] = make_training_set(ROOT / "runs" / "weights" / "novel_set_realistic",
-                                                           avoid=[test], split="test", **MORE_NOVEL)
+        splits["12 more novel videos"] = more_novel_set(ROOT / "runs" / "weights" / "novel_set_realistic")
     res = {"checkpoint": a.checkpoint or "models/refdet_course.pt", "machine": machine_name(),
            "top_k_verified": model.verifier.config.top_k if model.verifier is not None else None,
            "imgsz": model.config.imgsz,

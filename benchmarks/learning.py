@@ -38,7 +38,7 @@ from refdet_lib.eval.scoring import METHODS, decisions_for, row, score_methods
 from refdet_lib.eval.scoring import split_paths as paths
 from refdet_lib.model import load_model
 from refdet_lib.runtime import machine_name
-from refdet_lib.train.recipes import LEARNING, LEARNING_QUICK, MORE_NOVEL, train_recipe
+from refdet_lib.train.recipes import LEARNING, LEARNING_QUICK, MORE_NOVEL, more_novel_set, train_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ROOT = ROOT / "data_samples" / "test"
@@ -111,8 +111,7 @@ def main():
     more = MORE_NOVEL_QUICK if a.quick else MORE_NOVEL
     sets = {"novel": TEST_ROOT}
     for s in styles:  # more novel videos of each style (test-split objects, none of data_samples/test's)
-        sets[f"more_novel_{s}"] = make_training_set(out / f"novel_set_{s}", avoid=[TEST_ROOT], split="test",
-                                                    style=s, **more)
+        sets[f"more_novel_{s}"] = more_novel_set(out / f"novel_set_{s}", s, more)
     res = {"recipe": recipe, "style": a.style, "cpu": machine_name(), "quick": a.quick}
     for s in styles:
         with warnings.catch_warnings():

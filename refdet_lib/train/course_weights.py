@@ -28,7 +28,7 @@ from ..eval.scoring import METHODS, decisions_for, row, score_methods
 from ..model.loading import COURSE_WEIGHTS, load_checkpoint, load_course_model, manifest_path, sha256
 from ..runtime import machine_name
 from .checkpoint import atomic_save, atomic_write_text
-from .recipes import DATA_SAMPLES, LEARNING, MORE_NOVEL, train_recipe
+from .recipes import DATA_SAMPLES, LEARNING, more_novel_set, train_recipe
 
 MAX_MB = 20
 # the course weights' training budget in all, minutes: twice the learning recipe's 27.5, measured to double mAP@0.5 on
@@ -82,8 +82,7 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
     size = tuple(float(x) for x in object_size) if object_size else None
     train_root = make_training_set(work / (f"train_set_{style}" + (f"_size{size[0]:g}-{size[1]:g}" if size else "")),
                                    avoid=[test_root], style=style, object_size=size, **recipe["train_set"])
-    novel_root = make_training_set(work / f"novel_set_{style}", avoid=[test_root], split="test", style=style,
-                                   **MORE_NOVEL)
+    novel_root = more_novel_set(work / f"novel_set_{style}", style)
     t0 = time.time()
     trained = train_recipe(work / style, train_root, recipe, style=style, verbose=verbose)
     info = {"recipe": recipe, "style": style, "machine": machine_name(), "torch": torch.__version__,

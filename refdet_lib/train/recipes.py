@@ -12,8 +12,16 @@ from ..config import DataConfig, ModelConfig, TrainConfig, stage_weights
 
 DATA_SAMPLES = PROJECT_ROOT / "data_samples"
 # "the 12 more novel videos": test-split identities, none of data_samples/test's (4 videos are too few to tell two
-# models apart); make_training_set(..., split="test", avoid=[data_samples/test], **MORE_NOVEL)
+# models apart): more_novel_set below
 MORE_NOVEL = dict(n_videos=12, n_frames=60, seed=3000)
+
+
+def more_novel_set(folder, style: str = "realistic", sizes: Optional[dict] = None):
+    """The 12 more novel videos (or `sizes`' count) in `style`, generated once into `folder` and reused after."""
+    from ..data.synthetic import make_training_set
+
+    return make_training_set(folder, avoid=[DATA_SAMPLES / "test"], split="test", style=style,
+                             **(sizes or MORE_NOVEL))
 
 
 def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None, test_annotations=None,
