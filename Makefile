@@ -41,12 +41,14 @@ course: $(STAMP)
 learning: $(STAMP)
 	$(BIN)/python benchmarks/learning.py --out runs/learning
 
-# the course weights models/refdet_course.pt + models/README.md (the learning recipe at 60 minutes; MINUTES=N for another
-# budget, OBJECT_SIZE='MIN MAX' for the training set's object sizes in px)
+# the course weights models/refdet_course.pt + models/README.md (the learning recipe at 60 minutes; MINUTES=N for
+# another budget, OBJECT_SIZE='MIN MAX' for the training set's object sizes in px, IMGSZ=N for the frames' size)
 MINUTES ?=
 OBJECT_SIZE ?=
+IMGSZ ?=
 weights: $(STAMP)
-	$(BIN)/refdet weights $(if $(MINUTES),--minutes $(MINUTES)) $(if $(OBJECT_SIZE),--object_size $(OBJECT_SIZE))
+	$(BIN)/refdet weights $(if $(MINUTES),--minutes $(MINUTES)) $(if $(OBJECT_SIZE),--object_size $(OBJECT_SIZE)) \
+		$(if $(IMGSZ),--imgsz $(IMGSZ))
 
 # the course as a static site: every notebook executed headless, then HTML with its pictures (site/index.html)
 site: $(STAMP)

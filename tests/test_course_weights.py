@@ -152,3 +152,41 @@ def test_fine_tuning_the_course_weights_lowers_the_training_loss(tmp_path, capsy
         assert main(argv + ["--videos", "3", "--frames", "30"]) == 0
     refit = load_checkpoint(tmp_path / "cal.pt")["decision"]
     assert refit["b"] > 0 and refit != start  # fitted anew for the fine-tuned weights, the verifier's cosine in it
+
+
+def test_scaled_recipe_scales_the_budget_and_sets_the_frame_size_not_the_windows():
+    """`make weights MINUTES=60 IMGSZ=1280`: the budgets sum to 60 minutes, the frames are 1280 px while the windows a
+    step trains on stay the recipe's (a step costs the same), and the learning recipe itself is left as it was."""
+    from refdet_lib.train.course_weights import scaled_recipe
+    from refdet_lib.train.recipes import LEARNING
+
+    r = scaled_recipe(60, imgsz=1280)
+    assert abs(sum(r["minutes"].values()) - 60) < 1e-9
+    assert r["detector"]["imgsz"] == 1280 and r["detector"]["train_crop"] == LEARNING["detector"]["train_crop"]
+    assert r["detector"]["epochs"] > LEARNING["detector"]["epochs"]  # a longer budget raises the ceiling
+    assert LEARNING["detector"]["imgsz"] == 640 and scaled_recipe(None)["detector"] == LEARNING["detector"]
+
+
+@needs_weights
+@pytest.mark.slow
+def test_calibrate_at_another_imgsz_stores_it_and_predict_infers_at_it(tmp_path):
+    """Small objects: `refdet calibrate --imgsz N` refits the decision for frames shown at N px and stores N, so
+    `refdet predict` with that checkpoint infers at N; `predict --imgsz` overrides the size of any checkpoint."""
+    train = ROOT / "data_samples" / "train"
+    cal = tmp_path / "cal.pt"
+    r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "calibrate", "--checkpoint", str(COURSE_WEIGHTS),
+                        "--imgsz", "704", "--data_root", str(train / "samples"), "--annotations",
+                        str(train / "annotations" / "annotations.json"), "--videos", "2", "--frames", "12",
+                        "--out", str(cal)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ckpt = load_checkpoint(cal)
+    assert ckpt["config"]["model"]["imgsz"] == 704 and load_model(cal).config.imgsz == 704
+    assert ckpt["decision"] != load_checkpoint(COURSE_WEIGHTS)["decision"]  # fitted anew at that size
+    vdir = sorted(p for p in (train / "samples").iterdir() if p.is_dir())[0]
+    refs = [str(p) for p in sorted((vdir / "object_images").glob("*.jpg"))[:3]]
+    for extra, size in (([], 704), (["--imgsz", "384"], 384)):
+        r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "predict", "--checkpoint", str(cal), "--video",
+                            str(vdir / "drone_video.mp4"), "--references", *refs, "--out", str(tmp_path / "p"),
+                            *extra], capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert f"(imgsz {size})" in r.stdout, r.stdout

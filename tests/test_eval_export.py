@@ -67,7 +67,7 @@ def test_evaluation_of_a_perfect_and_of_a_silent_detector(tiny_root):
     assert np.isnan(r["overall"]["precision"]) and r["overall"]["n_pred"] == 0
 
 
-def test_evaluate_writes_metrics_and_plots(tiny_checkpoint, tiny_root, tmp_path):
+def test_evaluate_writes_metrics_and_plots(tiny_checkpoint, tiny_root, tmp_path, monkeypatch):
     from refdet_lib.eval import evaluate_videos
 
     samples, ann = paths(tiny_root)
@@ -87,6 +87,14 @@ def test_evaluate_writes_metrics_and_plots(tiny_checkpoint, tiny_root, tmp_path)
     assert saved["3-shot"]["mean_st_iou"] == pytest.approx(res["3-shot"]["mean_st_iou"])
     for png in ("pr_curve.png", "st_iou_per_video.png", "examples.png"):
         assert cv2.imread(str(tmp_path / "ev" / png)) is not None
+    # `refdet evaluate --imgsz`: the checkpoint is run at the size asked for, its own otherwise
+    import refdet_lib.eval.evaluate as ev
+
+    seen = []
+    monkeypatch.setattr(ev, "evaluate_model", lambda model, *a, **kw: seen.append(model.config.imgsz) or {})
+    evaluate_checkpoint(tiny_checkpoint, samples, ann)
+    evaluate_checkpoint(tiny_checkpoint, samples, ann, imgsz=128)
+    assert seen == [64, 128]  # the checkpoint's own size, then the one asked for
 
 
 def test_cli_evaluate_prints_metrics(tiny_checkpoint, tiny_root, tmp_path):

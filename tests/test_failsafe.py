@@ -82,6 +82,14 @@ def test_empty_intervals_and_binary_annotations_are_named(tiny_copy, capsys):
     (["predict", "--checkpoint", "{ckpt}", "--video", "{mp4}", "--references", "{jpg}", "--out", "{jpg}"],
      "--out {jpg} is a file"),
     (["export", "--checkpoint", "{ckpt}", "--opset", "5", "--out", "{tmp}/onnx"], "--opset must be between 17"),
+    (["weights", "--imgsz", "1000", "--work", "{tmp}/onnx"], "--imgsz must be a multiple of 32"),
+    (["predict", "--checkpoint", "{ckpt}", "--video", "{mp4}", "--references", "{jpg}", "--imgsz", "100"],
+     "--imgsz must be a multiple of 32, at least 64 (got 100)"),
+    (["calibrate", "--checkpoint", "{ckpt}", "--data_root", "{samples}", "--annotations", "{ann}", "--imgsz", "32"],
+     "--imgsz must be a multiple of 32, at least 64 (got 32)"),
+    (["evaluate", "--onnx", "{tmp}", "--test_data_root", "{samples}", "--test_annotations", "{ann}", "--imgsz",
+      "640"], "--imgsz applies to a checkpoint: an ONNX export keeps"),
+    (["weights", "--object_size", "40", "8", "--work", "{tmp}/onnx"], "--object_size needs 0 < MIN <= MAX"),
 ])
 def test_usage_errors_are_one_line_and_early(argv, text, tiny_root, tiny_checkpoint, tmp_path, capsys):
     samples, ann = paths(tiny_root)

@@ -31,6 +31,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
                    help="one box per frame from the tracker (--no-track: every frame's detections alone)")
     s.add_argument("--out", default=None, help="folder for metrics.json and plots (default: next to the checkpoint)")
+    s.add_argument("--imgsz", type=int, default=None, help="inference size, a multiple of 32 (default: the "
+                   "checkpoint's)")
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("predict", help="find the referenced object in every frame of a video")
@@ -48,6 +50,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--track", action=argparse.BooleanOptionalAction, default=True,
                    help="one box per frame from the tracker, short gaps filled (--no-track: frames alone)")
     s.add_argument("--max_gap", type=int, default=8, help="the tracker fills gaps of up to N frames in a track")
+    s.add_argument("--imgsz", type=int, default=None, help="inference size, a multiple of 32 (default: the "
+                   "checkpoint's; larger finds smaller objects, slower; `refdet calibrate --imgsz` refits at it)")
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("train-verifier", help="train the candidate verifier beside a detector, calibrate, save both")
@@ -79,6 +83,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--videos", type=int, default=12)
     s.add_argument("--frames", type=int, default=60)
     s.add_argument("--out", default=None, help="the calibrated checkpoint (default: beside it, *_calibrated.pt)")
+    s.add_argument("--imgsz", type=int, default=None, help="the inference size to fit the decision at, a multiple "
+                   "of 32, stored in the calibrated checkpoint (default: the checkpoint's)")
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("export", help="ONNX export: reference encoder + detector (+ verifier), parity check, INT8")
@@ -141,6 +147,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--style", default="realistic", choices=["realistic", "simple"])
     s.add_argument("--object_size", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="the training set's object sizes, longest box side in px (default: the course weights')")
+    s.add_argument("--imgsz", type=int, default=None,
+                   help="the frames' size in training and inference, a multiple of 32 (default: the recipe's 640)")
 
 
 def cmd_validate(a) -> int:
@@ -207,6 +215,9 @@ def cmd_evaluate(a) -> int:
         if getattr(a, flag) is not None and not Path(getattr(a, flag)).exists():
             raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
     _check_shots(shots, a.test_data_root)
+    size = _imgsz(a)
+    if a.onnx and size:
+        raise UsageError(ONNX_SIZE)
     src = Path(a.onnx) if a.onnx else Path(a.checkpoint).parent
     out = Path(a.out) if a.out else src / "eval"
     if a.onnx:
@@ -215,7 +226,7 @@ def cmd_evaluate(a) -> int:
                              a.iou, out, track=a.track)
     else:
         res = evaluate_checkpoint(a.checkpoint, a.test_data_root, a.test_annotations, shots, a.conf, a.iou, out,
-                                  a.device, track=a.track)
+                                  a.device, track=a.track, **size)
     print()
     for shot, r in res.items():
         o = r["overall"]
@@ -236,6 +247,18 @@ def onnx_model(export_dir, device: str = "auto"):
     gpu = device != "cpu" and torch.cuda.is_available()
     return OnnxRefDet(export_dir, providers=(["TensorrtExecutionProvider", "CUDAExecutionProvider"] if gpu else [])
                       + ["CPUExecutionProvider"])
+
+
+ONNX_SIZE = "--imgsz applies to a checkpoint: an ONNX export keeps the size it was exported at"
+
+
+def _imgsz(a) -> dict:
+    """--imgsz as load_model's override ({} when not given); a UsageError before any model is loaded."""
+    if a.imgsz is None:
+        return {}
+    if a.imgsz % 32 or a.imgsz < 64:
+        raise UsageError(f"--imgsz must be a multiple of 32, at least 64 (got {a.imgsz})")
+    return {"imgsz": a.imgsz}
 
 
 def _check_shots(shots, data_root) -> None:
@@ -274,14 +297,17 @@ def cmd_predict(a) -> int:
         raise UsageError(f"--out {a.out} is a file: give a folder for the annotated mp4 and submission.json")
     if a.checkpoint is not None and a.onnx is not None:
         raise UsageError("give --checkpoint or --onnx, not both")
+    size = _imgsz(a)
     if a.onnx is not None:
+        if size:
+            raise UsageError(ONNX_SIZE)
         model = onnx_model(a.onnx, a.device)
         print(f"onnxruntime on {model.providers[0]}: {a.onnx}")
     elif a.checkpoint is None:
-        model = load_course_model(select_device(a.device))
+        model = load_course_model(select_device(a.device), **size)
         print("the course weights (models/refdet_course.pt; --checkpoint for your own model)")
     else:
-        model = load_model(a.checkpoint, select_device(a.device))
+        model = load_model(a.checkpoint, select_device(a.device), **size)
     model.set_references(read_images(a.references))
     dec = model.decision
     conf = a.conf if a.conf is not None else (dec.threshold if a.track else dec.frame_threshold)
@@ -293,7 +319,9 @@ def cmd_predict(a) -> int:
     sub.write_text(json.dumps([to_submission(vid, dets)], indent=1))
     mp4 = write_annotated_video(video, dets, out / f"{vid}_pred.mp4")
     found = sum(top_box(d) is not None for d in dets.values())
-    print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS; object found in {found} frames (score >= {conf:.2f}"
+    size = model.meta["imgsz"] if a.onnx is not None else model.config.imgsz
+    print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS (imgsz {size}); object found in {found} frames "
+          f"(score >= {conf:.2f}"
           f"{', tracked' if a.track else ''}{', verified' if model.verifier is not None else ''})")
     print(f"annotated video: {mp4}\nsubmission JSON: {sub}")
     return 0
@@ -335,7 +363,7 @@ def cmd_calibrate(a) -> int:
     for flag in ("videos", "frames"):
         if getattr(a, flag) < 1:
             raise UsageError(f"--{flag} must be >= 1 (got {getattr(a, flag)})")
-    model = load_model(a.checkpoint, select_device(a.device))
+    model = load_model(a.checkpoint, select_device(a.device), **_imgsz(a))
     vids = sorted(parse_annotations(a.annotations))[: a.videos]
     cands = collect_candidates(model, a.data_root, a.annotations, vids, a.frames)
     if not has_hits(cands):
@@ -396,7 +424,11 @@ def cmd_weights(a) -> int:
         raise UsageError(f"--minutes must be > 0 (got {a.minutes})")
     if a.object_size is not None and not 0 < a.object_size[0] <= a.object_size[1]:
         raise UsageError(f"--object_size needs 0 < MIN <= MAX (got {a.object_size[0]:g} {a.object_size[1]:g})")
+    if a.imgsz is not None and (a.imgsz % 32 or a.imgsz <= 320):
+        raise UsageError(f"--imgsz must be a multiple of 32 above the recipe's 320 px windows (got {a.imgsz})")
     kw = {} if a.object_size is None else {"object_size": tuple(a.object_size)}
+    if a.imgsz is not None:
+        kw["imgsz"] = a.imgsz
     make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style, **kw)
     return 0
 

@@ -89,9 +89,11 @@ def summary_row(results: dict) -> dict:
 
 def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, annotations: str | Path,
                         shots: Sequence[int] = (1, 3), conf: Optional[float] = None, iou: float = 0.5,
-                        out_dir: Optional[str | Path] = None, device: str = "auto", **kw) -> dict:
+                        out_dir: Optional[str | Path] = None, device: str = "auto", imgsz: Optional[int] = None,
+                        **kw) -> dict:
+    """evaluate_model on the checkpoint's model (`imgsz`: another inference size than the one it was saved with)."""
     from ..model.loading import load_model
     from ..runtime import select_device
 
-    model = load_model(checkpoint, select_device(device))
+    model = load_model(checkpoint, select_device(device), **({"imgsz": imgsz} if imgsz else {}))
     return evaluate_model(model, data_root, annotations, shots, conf, iou, out_dir, **kw)

@@ -57,9 +57,10 @@ def course_weights(path: str | Path = COURSE_WEIGHTS) -> Path:
     return path
 
 
-def load_course_model(device: str | torch.device = "cpu", path: str | Path = COURSE_WEIGHTS):
-    """The course weights as a RefDet (detector + verifier + calibrated decision), checked first."""
-    return load_model(course_weights(path), device)
+def load_course_model(device: str | torch.device = "cpu", path: str | Path = COURSE_WEIGHTS, **overrides):
+    """The course weights as a RefDet (detector + verifier + calibrated decision), checked first; `overrides` as
+    load_model's (e.g. imgsz=1280)."""
+    return load_model(course_weights(path), device, **overrides)
 
 
 def load_checkpoint(path: str | Path, map_location: Optional[str | torch.device] = "cpu") -> dict:

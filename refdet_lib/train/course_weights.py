@@ -38,9 +38,12 @@ MINUTES = 60.0
 OBJECT_SIZE: Optional[tuple] = None
 
 
-def scaled_recipe(minutes: Optional[float]) -> dict:
-    """The learning recipe with its time budgets (and epoch ceilings) scaled to `minutes` of training in all."""
+def scaled_recipe(minutes: Optional[float], imgsz: Optional[int] = None) -> dict:
+    """The learning recipe with its time budgets (and epoch ceilings) scaled to `minutes` of training in all;
+    `imgsz`: the frames' size in training and inference (the windows stay the recipe's, so a step costs the same)."""
     recipe = copy.deepcopy(LEARNING)
+    if imgsz:
+        recipe["detector"]["imgsz"] = int(imgsz)
     if minutes:
         k = float(minutes) / sum(recipe["minutes"].values())
         recipe["minutes"] = {part: m * k for part, m in recipe["minutes"].items()}
@@ -69,28 +72,31 @@ def pack_course_weights(refdet_pt: str | Path, out: str | Path = COURSE_WEIGHTS,
 
 def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COURSE_WEIGHTS,
                         minutes: Optional[float] = None, style: str = "realistic", verbose: bool = True,
-                        object_size: Optional[tuple] = OBJECT_SIZE) -> dict:
+                        object_size: Optional[tuple] = OBJECT_SIZE, imgsz: Optional[int] = None) -> dict:
     """Train, pack, score and describe the course weights (see the module docstring); `minutes` of training in all
-    (None: MINUTES); `object_size` (min, max) px of the training set's objects (None: the generator's). Returns the
-    manifest."""
+    (None: MINUTES); `object_size` (min, max) px of the training set's objects (None: the generator's); `imgsz` the
+    frames' size (None: the recipe's). Returns the manifest."""
     from ..data.synthetic import make_training_set
 
     minutes = MINUTES if minutes is None else float(minutes)
     work, out = Path(work), Path(out)
-    recipe = scaled_recipe(minutes)
+    recipe = scaled_recipe(minutes, imgsz)
+    own_size = recipe["detector"]["imgsz"] != LEARNING["detector"]["imgsz"]
     test_root = DATA_SAMPLES / "test"
     size = tuple(float(x) for x in object_size) if object_size else None
     train_root = make_training_set(work / (f"train_set_{style}" + (f"_size{size[0]:g}-{size[1]:g}" if size else "")),
                                    avoid=[test_root], style=style, object_size=size, **recipe["train_set"])
     novel_root = more_novel_set(work / f"novel_set_{style}", style)
     t0 = time.time()
-    trained = train_recipe(work / style, train_root, recipe, style=style, verbose=verbose)
+    run_dir = work / (style + (f"_imgsz{recipe['detector']['imgsz']}" if own_size else ""))
+    trained = train_recipe(run_dir, train_root, recipe, style=style, verbose=verbose)
     info = {"recipe": recipe, "style": style, "machine": machine_name(), "torch": torch.__version__,
             "train_minutes": trained["detector_minutes"] + trained["verifier_minutes"],
             "detector_epochs": trained["epochs"], "train_set": _describe(train_root),
             "made": time.strftime("%Y-%m-%d", time.gmtime(t0)),
             "command": "make weights" + (f" MINUTES={minutes:g}" if minutes != MINUTES else "")
-            + (f" OBJECT_SIZE='{size[0]:g} {size[1]:g}'" if size != OBJECT_SIZE else "")}
+            + (f" OBJECT_SIZE='{size[0]:g} {size[1]:g}'" if size != OBJECT_SIZE else "")
+            + (f" IMGSZ={recipe['detector']['imgsz']}" if own_size else "")}
     pack_course_weights(trained["model"], out, info)
     model = load_course_model(path=out)  # the packed float16 file itself: the figures are this file's
     decisions = decisions_for(model, train_root)
