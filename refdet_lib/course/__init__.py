@@ -6,6 +6,7 @@
 - `learning`:     run and read `benchmarks/learning.py`
 - `viz`, `widgets`: pictures and interactive views; `diagnostics`: the guide's troubleshooting checks as functions
 - `data_report`:  dataset pictures and a deliberately broken copy; `lr_finder`: the guide's LR finder in one run
+- `scale`:        one model at two inference sizes, per video, and the same frames at each (notebook 08)
 - `exercises`:    one checker module per exercise
 """
 from ..train.recipes import DATA_SAMPLES, small_configs
