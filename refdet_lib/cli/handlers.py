@@ -216,8 +216,6 @@ def cmd_evaluate(a) -> int:
             raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
     _check_shots(shots, a.test_data_root)
     size = _imgsz(a)
-    if a.onnx and size:
-        raise UsageError(ONNX_SIZE)
     src = Path(a.onnx) if a.onnx else Path(a.checkpoint).parent
     out = Path(a.out) if a.out else src / "eval"
     if a.onnx:
@@ -249,13 +247,13 @@ def onnx_model(export_dir, device: str = "auto"):
                       + ["CPUExecutionProvider"])
 
 
-ONNX_SIZE = "--imgsz applies to a checkpoint: an ONNX export keeps the size it was exported at"
-
-
 def _imgsz(a) -> dict:
-    """--imgsz as load_model's override ({} when not given); a UsageError before any model is loaded."""
+    """--imgsz as load_model's override ({} when not given); a UsageError before any model is loaded (an ONNX
+    export's size is fixed in its graphs)."""
     if a.imgsz is None:
         return {}
+    if getattr(a, "onnx", None) is not None:
+        raise UsageError("--imgsz applies to a checkpoint: an ONNX export keeps the size it was exported at")
     if a.imgsz % 32 or a.imgsz < 64:
         raise UsageError(f"--imgsz must be a multiple of 32, at least 64 (got {a.imgsz})")
     return {"imgsz": a.imgsz}
@@ -299,8 +297,6 @@ def cmd_predict(a) -> int:
         raise UsageError("give --checkpoint or --onnx, not both")
     size = _imgsz(a)
     if a.onnx is not None:
-        if size:
-            raise UsageError(ONNX_SIZE)
         model = onnx_model(a.onnx, a.device)
         print(f"onnxruntime on {model.providers[0]}: {a.onnx}")
     elif a.checkpoint is None:
@@ -319,8 +315,8 @@ def cmd_predict(a) -> int:
     sub.write_text(json.dumps([to_submission(vid, dets)], indent=1))
     mp4 = write_annotated_video(video, dets, out / f"{vid}_pred.mp4")
     found = sum(top_box(d) is not None for d in dets.values())
-    size = model.meta["imgsz"] if a.onnx is not None else model.config.imgsz
-    print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS (imgsz {size}); object found in {found} frames "
+    ran_at = model.meta["imgsz"] if a.onnx is not None else model.config.imgsz
+    print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS (imgsz {ran_at}); object found in {found} frames "
           f"(score >= {conf:.2f}"
           f"{', tracked' if a.track else ''}{', verified' if model.verifier is not None else ''})")
     print(f"annotated video: {mp4}\nsubmission JSON: {sub}")
@@ -424,11 +420,11 @@ def cmd_weights(a) -> int:
         raise UsageError(f"--minutes must be > 0 (got {a.minutes})")
     if a.object_size is not None and not 0 < a.object_size[0] <= a.object_size[1]:
         raise UsageError(f"--object_size needs 0 < MIN <= MAX (got {a.object_size[0]:g} {a.object_size[1]:g})")
-    if a.imgsz is not None and (a.imgsz % 32 or a.imgsz <= 320):
-        raise UsageError(f"--imgsz must be a multiple of 32 above the recipe's 320 px windows (got {a.imgsz})")
-    kw = {} if a.object_size is None else {"object_size": tuple(a.object_size)}
-    if a.imgsz is not None:
-        kw["imgsz"] = a.imgsz
+    kw = _imgsz(a)
+    if kw.get("imgsz", 640) <= 320:
+        raise UsageError(f"--imgsz must be above the recipe's 320 px windows (got {a.imgsz})")
+    if a.object_size is not None:
+        kw["object_size"] = tuple(a.object_size)
     make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style, **kw)
     return 0
 

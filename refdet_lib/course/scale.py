@@ -61,15 +61,15 @@ def plot_sizes(preds: dict, data_root, video: str, conf: float, n: int = 6, pad:
     for ax in axes.ravel():
         ax.axis("off")
     path = Path(data_root) / video / VIDEO_NAME
-    for r, (size, (p, g)) in enumerate(sorted(preds.items())):
-        for c, f in enumerate(frames):
-            frame = read_frame(path, f)
-            gt = np.asarray(g[video][f], np.float32).reshape(-1, 4)
-            x1, y1, x2, y2 = (int(v) for v in gt[0])
-            h, w = frame.shape[:2]
-            o = np.array([max(0, x1 - pad), max(0, y1 - pad)] * 2, np.float32)  # the crop's corner, twice (x1y1x2y2)
-            crop = frame[int(o[1]): min(h, y2 + pad), int(o[0]): min(w, x2 + pad)]
-            big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+    for c, f in enumerate(frames):
+        frame = read_frame(path, f)  # decoded once, drawn for every size
+        gt = np.asarray(gts[f], np.float32).reshape(-1, 4)
+        x1, y1, x2, y2 = (int(v) for v in gt[0])
+        h, w = frame.shape[:2]
+        o = np.array([max(0, x1 - pad), max(0, y1 - pad)] * 2, np.float32)  # the crop's corner, twice (x1y1x2y2)
+        crop = frame[int(o[1]): min(h, y2 + pad), int(o[0]): min(w, x2 + pad)]
+        big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+        for r, (size, (p, _)) in enumerate(sorted(preds.items())):
             tb = top_box(p[video].get(f))
             boxes, scores = ([(tb[0] - o) * zoom], [tb[1]]) if tb and tb[1] >= conf else ([], [])
             # boxes drawn after enlarging: a 2 px line on an 11 px object would hide it
