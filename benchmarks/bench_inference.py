@@ -26,9 +26,9 @@ import warnings
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from ultralytics.nn.tasks import DetectionModel
 
-import refdet_lib  # noqa: F401  (offline settings; the package is installed editable)
+import refdet_lib  # noqa: F401, I001  (first: its offline settings and YOLO_CONFIG_DIR, before ultralytics reads any)
+from ultralytics.nn.tasks import DetectionModel
 from refdet_lib.config import VerifierConfig
 from refdet_lib.eval.tracking import TargetTracker
 from refdet_lib.model import build_refdet, build_verifier

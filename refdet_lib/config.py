@@ -65,17 +65,26 @@ class DataConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
+VERIFIER_KINDS = ("cnn", "dinov2", "mobilenetv2", "mobilenetv2_ft")  # model/verifier.py builds each
+CUE_KINDS = ("mobilenetv2",)  # frozen embedders that can sit beside the verifier (VerifierConfig.cues)
+
+
 @dataclass
 class VerifierConfig:
     """The candidate verifier (model/verifier.py): a small embedding network for crops and reference photos."""
 
-    kind: str = "cnn"                # cnn (trained by metric learning) | dinov2 (training-free, needs dino_weights)
+    kind: str = "cnn"                # cnn (trained by metric learning) | mobilenetv2_ft (ImageNet init, trained the
+                                     # same way) | mobilenetv2 (ImageNet, frozen) | dinov2 (needs dino_weights)
     crop_size: int = 64              # crops and reference photos are resized to crop_size x crop_size
     context: float = 1.5             # a candidate's crop spans context x its box's longer side
     embed_dim: int = 128
     width: int = 16                  # channels of the first stage (x2 per stage, 4 stages): 0.28 M parameters
     top_k: int = 10                  # candidates per frame the verifier re-scores
     dino_weights: Optional[str] = None   # local DINOv2 ViT-S/14 file, for kind="dinov2"
+    cues: tuple = ()                 # frozen pretrained embedders beside it, each one more cosine the decision
+                                     # weighs: () or ("mobilenetv2",)
+    cue_crop_size: int = 128         # the cues' crops (an ImageNet net wants more pixels than the 64 px CNN)
+    cue_context: float = 1.6
 
 
 @dataclass
@@ -191,6 +200,7 @@ class TrainConfig:
     triplet_batch_size: int = 8
     resume: Optional[str] = None
     fine_tune: bool = False          # take only resume's weights and start at epoch 1 (a new run from trained weights)
+    exist_ok: bool = False           # train into a folder that already holds a run, replacing it (train/run_folder.py)
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     seed: int = 0
 
@@ -211,7 +221,7 @@ def from_dict(cls, d: dict):
             v = from_dict(AugmentConfig, v)
         if f.name == "verifier" and isinstance(v, dict):
             v = from_dict(VerifierConfig, v)
-        if isinstance(v, list) and f.name == "scale":
+        if isinstance(v, list) and f.name in ("scale", "cues"):
             v = tuple(v)
         kw[f.name] = v
     return cls(**kw)

@@ -39,10 +39,16 @@ class Problem:
         return f"{' | '.join(where)}: {self.message}"
 
 
+MAX_SHOWN = 50  # problems printed; DatasetError.problems keeps every one
+
+
 class DatasetError(ValueError):
     """Raised with the full list of problems found in a dataset."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        lines = [f"{len(problems)} problem(s) in the dataset:"] + [f"  - {p}" for p in problems]
+        lines = [f"{len(problems)} problem(s) in the dataset:"] + [f"  - {p}" for p in problems[:MAX_SHOWN]]
+        if len(problems) > MAX_SHOWN:  # a 53 MB file of bad boxes listed 900,000 lines: the first ones say enough
+            lines.append(f"  ... and {len(problems) - MAX_SHOWN} more (the first {MAX_SHOWN} shown; "
+                         "`.problems` holds them all)")
         super().__init__("\n".join(lines))

@@ -26,19 +26,26 @@ def test_learning_benchmark_quick_writes_what_the_notebooks_read(tmp_path, capfd
     res = json.loads((out / "learning.json").read_text())
     assert res["recipe"]["detector"]["train_crop"] == 160 and res["recipe"]["detector"]["epochs"] == 1  # override
     assert res["cpu"] and res["train_minutes"] > 0
-    for key in ("novel", "more_novel"):
-        assert set(res[key]) == {"detector", "verifier", "verifier_track", "baseline"}
-        for r in res[key].values():
+    assert res["headline"] == "representative" and res["representative"]["n_videos"] == 2  # the tiny quick set
+    assert res["novel"]["n_videos"] == 4 and set(res["representative_sizes"]["measured"]) == {"0.1", "0.5", "0.9"}
+    for key in ("representative", "novel", "more_novel"):
+        assert set(res[key]) == {"detector", "verifier", "verifier_track", "baseline", "n_videos"}
+        for m, r in res[key].items():
+            if m == "n_videos":
+                continue
             assert {"map50", "map50_videos", "precision", "recall", "st_iou"} <= set(r)
             assert 0 <= r["map50"] <= 1 and 0 <= r["st_iou"] <= 1 and 0 <= r["recall"] <= 1
     # each stored threshold was chosen on training videos: the tracked one is what the table reports for tracking
     assert res["novel"]["verifier_track"]["conf"] == res["realistic"]["decision"]["verifier"]["threshold"]
-    assert "transfer" not in res and set(res["realistic"]["scores"]) == {"novel", "more_novel_realistic"}
+    assert "transfer" not in res and set(res["realistic"]["scores"]) == {"representative", "novel",
+                                                                          "more_novel_realistic"}
+    assert "targets on the representative novel set with verifier + tracking" in stdout
     # the run never looked at the test videos while training: no validation history
     rows = list(csv.DictReader((out / "realistic" / "detector" / "history.csv").open()))
     assert len(rows) == 1 and rows[0]["val_loss"] == "" and float(rows[0]["train_loss"]) > 0
     rep = learning_report(out, verbose=False)
-    assert len(rep["table"]) == 8 and "data_samples/test: + verifier + tracking" in rep["table"].index
+    assert len(rep["table"]) == 12 and "data_samples/test: + verifier + tracking" in rep["table"].index
+    assert rep["table"].index[0] == "representative novel set: detector alone"
     assert rep["table"].loc["more novel videos: template-matching baseline", "ST-IoU"] == \
         res["more_novel"]["baseline"]["st_iou"]
     assert {"mAP@0.5", "mAP@0.5 per video", "ST-IoU", "threshold"} <= set(rep["table"].columns)

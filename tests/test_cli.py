@@ -29,7 +29,7 @@ def _non_default_configs(tmp_path):
                         freeze_reference=True, appearance_match=True, reference_encoder="siamese")
     train = TrainConfig(stage=3, epochs=9, lr=2.5e-4, weight_decay=0.1, gradient_accumulation=2, mixed_precision=True,
                         channels_last=False, checkpoint_dir=str(tmp_path / "run dir"), save_interval=3,
-                        resume=str(f["last.pt"]), fine_tune=True, device="cpu", seed=5, use_triplet=True,
+                        resume=str(f["last.pt"]), fine_tune=True, exist_ok=True, device="cpu", seed=5, use_triplet=True,
                         triplet_ratio=0.4, negative_strategy="background", triplet_batch_size=6)
     weights = LossWeights(bbox=5.0, cls=0.7, dfl=1.2, supcon=0.9, cpe=0.4, triplet=0.35)
     return data, model, train, weights

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(a) -> int:
     from . import handlers
+    from .checks import check_flags
+
+    check_flags(a)  # NaN/inf, --conf/--iou/--max_gap ranges, --device: before anything is loaded
 
     if a.command == "train":
         from ..train.run import run_training

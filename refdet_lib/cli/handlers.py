@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ..config import DataConfig, VerifierConfig
+from ..config import CUE_KINDS, VERIFIER_KINDS, DataConfig, VerifierConfig
 from ..errors import DatasetError, UsageError
 
 
@@ -66,6 +67,10 @@ def add_parsers(sub) -> None:
     s.add_argument("--style", default="realistic", choices=["realistic", "simple"],
                    help="the generator style of the generated identities")
     s.add_argument("--lr", type=float, default=2e-3)
+    s.add_argument("--kind", default=VerifierConfig().kind, choices=VERIFIER_KINDS[:1] + VERIFIER_KINDS[2:],
+                   help="cnn: trained from scratch; mobilenetv2_ft: ImageNet init, fine-tuned; mobilenetv2: frozen")
+    s.add_argument("--cues", nargs="*", default=[], choices=CUE_KINDS,
+                   help="frozen pretrained embedders beside it, each one more input of the decision")
     s.add_argument("--crop_size", type=int, default=VerifierConfig().crop_size)
     s.add_argument("--top_k", type=int, default=VerifierConfig().top_k, help="candidates per frame it re-scores")
     s.add_argument("--calib_videos", type=int, default=12, help="training videos the decision is calibrated on")
@@ -85,6 +90,11 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", default=None, help="the calibrated checkpoint (default: beside it, *_calibrated.pt)")
     s.add_argument("--imgsz", type=int, default=None, help="the inference size to fit the decision at, a multiple "
                    "of 32, stored in the calibrated checkpoint (default: the checkpoint's)")
+    s.add_argument("--cues", nargs="*", default=None, choices=CUE_KINDS, help="frozen pretrained embedders to put "
+                   "beside the verifier, each one more input of the decision (default: the checkpoint's; none: drop "
+                   "them)")
+    s.add_argument("--no-size", dest="size", action="store_false", help="fit without the candidates' size (and "
+                   "the cosines' products with it): the two-input decision")
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("export", help="ONNX export: reference encoder + detector (+ verifier), parity check, INT8")
@@ -117,6 +127,8 @@ def add_parsers(sub) -> None:
                    help="attribute pool: train and test identities never share a hue bin (nor, simple, a shape)")
     s.add_argument("--refs", default=None, help="reference photos per video: N or LO-HI (default: realistic 1-5, "
                    "simple 3)")
+    s.add_argument("--overwrite", action="store_true", help="replace the samples/ and annotations/ of a dataset "
+                   "already in OUT")
     s.add_argument("--avoid", action="append", default=[], metavar="DATASET",
                    help="a generated dataset whose identities (targets and distractors) must not appear, e.g. "
                         "data_samples/test (repeatable)")
@@ -186,8 +198,11 @@ def cmd_synth(a) -> int:
         raise UsageError(f"--refs must be N or LO-HI, e.g. 3 or 1-5 (got {refs!r})") from None
     if min(np.atleast_1d(n_refs)) < 1 or (isinstance(n_refs, tuple) and n_refs[0] > n_refs[1]):
         raise UsageError(f"--refs needs at least 1 photo per object and LO <= HI (got {refs!r})")
+    if not a.overwrite and any((Path(a.out) / d).exists() for d in ("samples", "annotations")):
+        raise UsageError(f"{a.out} already holds a dataset (samples/ or annotations/): --overwrite replaces it, or "
+                         "give another folder")
     out = generate_dataset(a.out, n_videos=a.videos, n_frames=a.frames, seed=a.seed, width=a.width, height=a.height,
-                           split=a.split, exclude=exclude, style=a.style, n_refs=n_refs)
+                           split=a.split, exclude=exclude, style=a.style, n_refs=n_refs, overwrite=a.overwrite)
     print(f"wrote {a.videos} {a.style} videos x {a.frames} frames to {out}")
     print(f"  samples:     {Path(out) / 'samples'}")
     print(f"  annotations: {Path(out) / 'annotations' / 'annotations.json'}")
@@ -242,9 +257,12 @@ def onnx_model(export_dir, device: str = "auto"):
 
     if not Path(export_dir).is_dir():
         raise UsageError(f"--onnx {export_dir} is not a folder (write one with `refdet export --checkpoint ...`)")
+    from .checks import load_export
+
     gpu = device != "cpu" and torch.cuda.is_available()
-    return OnnxRefDet(export_dir, providers=(["TensorrtExecutionProvider", "CUDAExecutionProvider"] if gpu else [])
-                      + ["CPUExecutionProvider"])
+    return load_export(lambda: OnnxRefDet(export_dir, providers=(["TensorrtExecutionProvider",
+                                                                  "CUDAExecutionProvider"] if gpu else [])
+                                          + ["CPUExecutionProvider"]), export_dir)
 
 
 def _imgsz(a) -> dict:
@@ -278,24 +296,25 @@ def cmd_predict(a) -> int:
     from ..model.loading import load_course_model, load_model
     from ..data.video import video_info
     from ..runtime import select_device
+    from .checks import check_writable, predict_names, reference_paths, temp_name, warn_small_references
 
-    video = Path(a.video)
+    video, vid = predict_names(a.video, VIDEO_NAME)  # resolved: `drone_video.mp4` in its folder, `x/../v.mp4`
     if not video.exists():
-        raise UsageError(f"--video {video} does not exist")
+        raise UsageError(f"--video {a.video} does not exist")
     try:  # video_info refuses a photo (a reference photo given as --video is a mistake)
         if video_info(video)["frames"] < 1:
             raise IOError
     except IOError:
-        raise UsageError(f"--video {video} is not a video OpenCV can read (an mp4 file, e.g. drone_video.mp4)") \
+        raise UsageError(f"--video {a.video} is not a video OpenCV can read (an mp4 file, e.g. drone_video.mp4)") \
             from None
-    for p in a.references:
-        if not Path(p).is_file():
-            raise UsageError(f"--references: {p} does not exist")
+    refs = reference_paths(a.references)  # a folder: its image files
     if a.out and Path(a.out).exists() and not Path(a.out).is_dir():
         raise UsageError(f"--out {a.out} is a file: give a folder for the annotated mp4 and submission.json")
     if a.checkpoint is not None and a.onnx is not None:
         raise UsageError("give --checkpoint or --onnx, not both")
     size = _imgsz(a)
+    out, info = Path(a.out) if a.out else Path("runs/predict") / vid, video_info(video)
+    check_writable(out, ["submission.json", f"{vid}_pred.mp4"], (info["width"], info["height"]), info["fps"])
     if a.onnx is not None:
         model = onnx_model(a.onnx, a.device)
         print(f"onnxruntime on {model.providers[0]}: {a.onnx}")
@@ -304,16 +323,22 @@ def cmd_predict(a) -> int:
         print("the course weights (models/refdet_course.pt; --checkpoint for your own model)")
     else:
         model = load_model(a.checkpoint, select_device(a.device), **size)
-    model.set_references(read_images(a.references))
+    images = read_images(refs)
+    warn_small_references(refs, images)
+    model.set_references(images)
     dec = model.decision
     conf = a.conf if a.conf is not None else (dec.threshold if a.track else dec.frame_threshold)
     dets, stats = predict_video(model, video, conf=conf, iou=a.iou, track=a.track, max_gap=a.max_gap)
-    vid = video.parent.name if video.name == VIDEO_NAME else video.stem
-    out = Path(a.out) if a.out else Path("runs/predict") / vid
-    out.mkdir(parents=True, exist_ok=True)
-    sub = out / "submission.json"
-    sub.write_text(json.dumps([to_submission(vid, dets)], indent=1))
-    mp4 = write_annotated_video(video, dets, out / f"{vid}_pred.mp4")
+    sub, mp4 = out / "submission.json", out / f"{vid}_pred.mp4"
+    tmp_mp4, tmp_sub = temp_name(mp4), temp_name(sub)  # both written, then renamed: never half a set of outputs
+    try:
+        write_annotated_video(video, dets, tmp_mp4)
+        tmp_sub.write_text(json.dumps([to_submission(vid, dets)], indent=1))
+        os.replace(tmp_mp4, mp4)
+        os.replace(tmp_sub, sub)
+    finally:
+        tmp_mp4.unlink(missing_ok=True)
+        tmp_sub.unlink(missing_ok=True)
     found = sum(top_box(d) is not None for d in dets.values())
     ran_at = model.meta["imgsz"] if a.onnx is not None else model.config.imgsz
     print(f"{stats['frames']} frames at {stats['fps']:.1f} FPS (imgsz {ran_at}); object found in {found} frames "
@@ -337,7 +362,7 @@ def cmd_train_verifier(a) -> int:
     if a.crop_size % 16:
         raise UsageError(f"--crop_size must be a multiple of 16 (four stride-2 stages; got {a.crop_size})")
     data = DataConfig(data_root=a.data_root, annotations=a.annotations, num_workers=a.num_workers)
-    vcfg = VerifierConfig(crop_size=a.crop_size, top_k=a.top_k)
+    vcfg = VerifierConfig(kind=a.kind, crop_size=a.crop_size, top_k=a.top_k, cues=tuple(a.cues))
     train = TrainConfig(epochs=a.epochs, lr=a.lr, checkpoint_dir=a.checkpoint_dir, resume=a.resume, device=a.device,
                         seed=a.seed, save_interval=max(1, a.epochs))
     out = train_verifier(a.checkpoint, data, vcfg, train, n_batches=a.n_batches, n_ids=a.n_ids, bank=a.bank,
@@ -348,7 +373,7 @@ def cmd_train_verifier(a) -> int:
 
 def cmd_calibrate(a) -> int:
     from ..data.annotations import parse_annotations
-    from ..eval.calibration import calibrate, collect_candidates, has_hits
+    from ..eval.calibration import available_features, calibrate, collect_candidates, has_hits
     from ..model.loading import load_model
     from ..runtime import select_device
     from ..train.verifier import save_refdet
@@ -360,17 +385,23 @@ def cmd_calibrate(a) -> int:
         if getattr(a, flag) < 1:
             raise UsageError(f"--{flag} must be >= 1 (got {getattr(a, flag)})")
     model = load_model(a.checkpoint, select_device(a.device), **_imgsz(a))
+    if a.cues is not None:
+        if model.verifier is None:
+            raise UsageError(f"--cues: {a.checkpoint} has no verifier for them to sit beside (refdet train-verifier "
+                             "adds one)")
+        model.set_cues(a.cues)
     vids = sorted(parse_annotations(a.annotations))[: a.videos]
     cands = collect_candidates(model, a.data_root, a.annotations, vids, a.frames)
     if not has_hits(cands):
         raise UsageError(f"{a.checkpoint}: none of its candidates covers the object in the first {a.frames} frames "
                          f"of {len(vids)} video(s) of {a.annotations}: nothing to fit the decision on (more "
                          "--frames or --videos, or a model trained longer)")
-    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands)
+    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands, features=None if a.size else
+                    [n for n in available_features(cands) if "size" not in n])
     out = Path(a.out) if a.out else Path(a.checkpoint).with_name(Path(a.checkpoint).stem + "_calibrated.pt")
     save_refdet(model, a.checkpoint, out)
-    print(f"p = sigmoid({dec.a:.2f} logit(s) + {dec.b:.2f} cos + {dec.c:.2f}); threshold {dec.threshold:.2f} "
-          f"(tracked), {dec.frame_threshold:.2f} (frames alone)\ncalibrated checkpoint: {out}")
+    print(f"{dec.formula()}; threshold {dec.threshold:.2f} (tracked), {dec.frame_threshold:.2f} (frames alone)\n"
+          f"calibrated checkpoint: {out}")
     return 0
 
 

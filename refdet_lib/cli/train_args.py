@@ -9,6 +9,7 @@ both at once.
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from dataclasses import fields
@@ -90,6 +91,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", default=None, help="checkpoint to continue from (stage 3: the stage-2 model)")
     _bool(g, "fine_tune", t.fine_tune, "take only --resume's weights and start at epoch 1 (a new run from a trained "
           "model; the course weights always start so)")
+    _bool(g, "exist_ok", t.exist_ok, "train into a --checkpoint_dir that already holds a run, replacing its files "
+          "(else refused; --resume of its last.pt continues it)")
     g.add_argument("--device", default=t.device, help="auto | cpu | cuda | cuda:N")
     g.add_argument("--seed", type=int, default=t.seed)
     g = p.add_argument_group("loss weights (default: the stage's preset)")
@@ -117,7 +120,11 @@ def train_parser(prog: str = "refdet train") -> argparse.ArgumentParser:
 
 
 def _check(a: argparse.Namespace) -> None:
-    """Values a user can get wrong: one line naming the flag (UsageError, exit 2)."""
+    """Values a user can get wrong: one line naming the flag (UsageError, exit 2). NaN and inf first: they pass every
+    comparison below (nan <= 0 is False), and `--lr inf` trained into a model of NaNs that found nothing."""
+    for k, v in sorted(vars(a).items()):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UsageError(f"--{k} must be a finite number (got {v})")
     if a.stage not in (1, 2, 3):
         raise UsageError(f"--stage must be 1, 2 or 3 (got {a.stage})")
     if a.imgsz < 32 or a.imgsz % 32:

@@ -25,7 +25,9 @@ def run_learning_benchmark(out=LEARNING_RUN, *args: str) -> Path:
     return out
 
 
-SETS = (("novel", "data_samples/test"), ("more_novel", "more novel videos"))
+# the headline first (the representative novel set: objects sized like the real task's; runs before it lack it)
+SETS = (("representative", "representative novel set"), ("novel", "data_samples/test"),
+        ("more_novel", "more novel videos"))
 METHODS = (("detector", "detector alone"), ("verifier", "+ verifier"), ("verifier_track", "+ verifier + tracking"),
            ("baseline", "template-matching baseline"))
 

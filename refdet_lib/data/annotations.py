@@ -50,6 +50,17 @@ def _num(v) -> Optional[float]:
     return float(v) if math.isfinite(v) else None
 
 
+def video_id_problem(vid: str) -> Optional[str]:
+    """Why `vid` cannot name a folder inside data_root (None when it can): every reader joins it to data_root and
+    the frame cache names its folder after it, so `../../x` or `/abs` would read and write outside the dataset."""
+    if vid in (".", ".."):
+        return f"video_id {vid!r} is not a folder name: it must name one folder inside data_root"
+    if "/" in vid or "\\" in vid or "\0" in vid or Path(vid).is_absolute():
+        return (f"video_id {vid!r} is a path: it must name one folder inside data_root (no '/', '\\' or "
+                "'..'), as the folder's name")
+    return None
+
+
 def parse_annotations(path: str | Path, problems: Optional[list[Problem]] = None) -> dict[str, VideoAnnotation]:
     """Parse annotations.json into {video_id: VideoAnnotation}.
 
@@ -63,7 +74,7 @@ def parse_annotations(path: str | Path, problems: Optional[list[Problem]] = None
     f = str(path)
     out: dict[str, VideoAnnotation] = {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a UTF-8 BOM (Windows editors) is fine
     except FileNotFoundError:
         problems.append(Problem(f, "annotations file not found"))
         data = None
@@ -86,6 +97,10 @@ def parse_annotations(path: str | Path, problems: Optional[list[Problem]] = None
         vid = entry.get("video_id")
         if not isinstance(vid, str) or not vid:
             problems.append(Problem(f, f"entry {vi}: missing or empty 'video_id'", field="video_id"))
+            continue
+        why = video_id_problem(vid)
+        if why:
+            problems.append(Problem(f, why, video_id=vid, field="video_id"))
             continue
         if vid in out:
             problems.append(Problem(f, "video_id appears twice", video_id=vid, field="video_id"))
@@ -141,6 +156,10 @@ def parse_annotations(path: str | Path, problems: Optional[list[Problem]] = None
                     problems.append(Problem(f, f"y1 ({y1:g}) >= y2 ({y2:g})", video_id=vid, frame=fr, field="y1"))
                     continue
                 box = np.array([[x1, y1, x2, y2]], np.float32)
+                if fr in va.boxes and (va.boxes[fr] == box).all(1).any():  # counted twice: halves recall and mAP
+                    problems.append(Problem(f, f"duplicate box ({x1:g}, {y1:g}, {x2:g}, {y2:g}): the same box twice "
+                                            "on one frame (remove one)", video_id=vid, frame=fr, field="bboxes"))
+                    continue
                 va.boxes[fr] = np.concatenate([va.boxes[fr], box]) if fr in va.boxes else box
                 frames_here.append(fr)
             if frames_here:
@@ -280,6 +299,9 @@ def validate_dataset(data_root: str | Path, annotations_file: str | Path, min_re
                                     f"{min_refs}", video_id=vid))
         per_video[vid] = dict(frames=n, width=w, height=h, annotated=len(va.boxes), boxes=va.n_boxes,
                               refs=readable, intervals=len(va.intervals))
+    if not anns and not problems:
+        problems.append(Problem(ann_file, f"the dataset holds no video: the annotations list is empty and no folder of "
+                                f"{data_root} has a {VIDEO_NAME}", field="video_id"))
     if problems:
         raise DatasetError(problems)
     summary = DatasetSummary(videos=len(anns), frames_annotated=sum(len(v.boxes) for v in anns.values()),

@@ -3,8 +3,10 @@ at which the object is reported.
 
 1. Candidates: every training video's frames through the model (detector top-k, verifier cosines), each candidate
    marked a hit when it covers the object (IoU >= 0.5 with the frame's box).
-2. Calibration: logistic regression of hit on [logit(detector score), verifier cosine] (the cosine left out
-   without a verifier): p = sigmoid(a logit(s) + b v + c) is then a probability, the same scale for every video.
+2. Calibration: logistic regression of hit on [logit(detector score), verifier cosine, the named features of
+   model/verifier.decision_features: the candidate's size, each frozen cue's cosine and their products with size]
+   (the cosine left out without a verifier): p = sigmoid(a logit(s) + b v + c + sum_j w_j f_j) is then a
+   probability, the same scale for every video, and each cue counts as much as it holds at that size.
 3. Thresholds: the ones that maximise the mean ST-IoU over the training videos, once for the tracked output (one box
    per frame, eval/tracking.py: the default) and once for frames taken alone.
 Never fitted on a test split: the benchmark reports test figures at these stored values.
@@ -20,7 +22,7 @@ import torch
 from ..data.annotations import VIDEO_NAME, list_reference_images, validate_dataset
 from ..data.video import iter_frames
 from ..model.refdet import CANDIDATE_CONF
-from ..model.verifier import Decision, logit
+from ..model.verifier import Decision, decision_features, logit
 from ..ops.boxes import box_iou
 from .inference import read_images
 from .metrics import best_conf
@@ -31,13 +33,20 @@ GRID = tuple(np.round(np.arange(0.02, 0.96, 0.02), 2))
 
 def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
                        max_frames: Optional[int] = None, shots: int = 3, batch_size: int = 8) -> dict:
-    """{video: {"frames": {frame: {"boxes", "det_scores", "cosines", "hit"}}, "gt": {frame: (m, 4)}}} with the
-    model's raw candidates (top-k per frame at the lowest score)."""
+    """{video: {"frames": {frame: {"boxes", "det_scores", "cosines", "cue_cosines", "rel_size", "hit"}},
+    "gt": {frame: (m, 4)}}} with the model's raw candidates (top-k per frame at the lowest score)."""
     anns, _ = validate_dataset(data_root, annotations)
     vids = sorted(anns) if videos is None else list(videos)
-    data_root = Path(data_root)
-    out = {}
     kept, model.decision = model.decision, Decision()  # raw candidates: the scores as the detector gives them
+    try:
+        return _collect(model, Path(data_root), anns, vids, max_frames, shots, batch_size)
+    finally:
+        model.clear_references()
+        model.decision = kept
+
+
+def _collect(model, data_root: Path, anns: dict, vids: list, max_frames, shots: int, batch_size: int) -> dict:
+    out = {}
     for vid in vids:
         model.set_references(read_images(list_reference_images(data_root / vid)[:shots]))
         want = None if max_frames is None else range(max_frames)
@@ -51,12 +60,25 @@ def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[
                 g = anns[vid].boxes.get(i, np.zeros((0, 4), np.float32))
                 iou = box_iou(r["boxes"], g).max(1) if len(g) and len(r["boxes"]) else np.zeros(len(r["boxes"]))
                 cand[i] = {"boxes": r["boxes"], "det_scores": r["det_scores"], "cosines": r["cosines"],
-                           "hit": iou >= 0.5}
+                           "cue_cosines": r.get("cue_cosines", {}), "rel_size": r.get("rel_size"), "hit": iou >= 0.5}
         gt = {i: anns[vid].boxes.get(i, np.zeros((0, 4), np.float32)) for i in idx}
         out[vid] = {"frames": cand, "gt": gt, "video": data_root / vid / VIDEO_NAME}
-    model.clear_references()
-    model.decision = kept
     return out
+
+
+def candidate_features(d: dict, use_verifier: bool = True) -> Optional[dict]:
+    """decision_features of one frame's stored candidates (None when they carry no sizes: an older model)."""
+    if d.get("rel_size") is None:
+        return None
+    return decision_features(d["rel_size"], d["cosines"] if use_verifier else None,
+                             d.get("cue_cosines") if use_verifier else None)
+
+
+def available_features(cands: dict, use_verifier: bool = True) -> list[str]:
+    """The feature names every stored candidate carries (the ones a decision can be fitted on)."""
+    d = next((d for v in cands.values() for d in v["frames"].values()), None)
+    f = candidate_features(d, use_verifier) if d is not None else None
+    return sorted(f) if f else []
 
 
 def has_hits(cands: dict) -> bool:
@@ -64,15 +86,25 @@ def has_hits(cands: dict) -> bool:
     return any(d["hit"].any() for v in cands.values() for d in v["frames"].values())
 
 
-def fit_decision(cands: dict, use_verifier: bool = True, l2: float = 1e-3, steps: int = 100) -> Decision:
-    """Logistic regression of hit ~ [logit(det score), cosine] (see the module docstring) -> Decision (a, b, c)."""
+def fit_decision(cands: dict, use_verifier: bool = True, features: Optional[Sequence[str]] = None,
+                 l2: float = 1e-3, steps: int = 100) -> Decision:
+    """Logistic regression of hit ~ [logit(det score), cosine, features...] (see the module docstring) ->
+    Decision (a, b, c, w). `features`: names of decision_features to add (None: none, the two-input decision; a
+    detector alone, use_verifier=False, may still use size)."""
     if not has_hits(cands):
         return Decision()
-    rows = [(d["det_scores"], d["cosines"], d["hit"]) for v in cands.values() for d in v["frames"].values()]
-    s = np.concatenate([r[0] for r in rows])
-    x = [logit(s)] + ([np.concatenate([r[1] for r in rows])] if use_verifier else [])
-    X = torch.tensor(np.stack(x, 1), dtype=torch.float64)
-    y = torch.tensor(np.concatenate([r[2] for r in rows]), dtype=torch.float64)
+    names = list(features or [])
+    frames = [d for v in cands.values() for d in v["frames"].values()]
+    cols = [logit(np.concatenate([d["det_scores"] for d in frames]))]
+    if use_verifier:
+        cols.append(np.concatenate([d["cosines"] for d in frames]))
+    if names:
+        feats = [candidate_features(d, use_verifier) for d in frames]
+        if any(f is None for f in feats):
+            raise ValueError("fit_decision: these candidates carry no sizes; collect them again to fit on features")
+        cols += [np.concatenate([f[n] for f in feats]) for n in names]
+    X = torch.tensor(np.stack(cols, 1), dtype=torch.float64)
+    y = torch.tensor(np.concatenate([d["hit"] for d in frames]), dtype=torch.float64)
     w = torch.zeros(X.shape[1] + 1, dtype=torch.float64, requires_grad=True)
     with torch.no_grad():
         w[0] = 1.0
@@ -87,7 +119,9 @@ def fit_decision(cands: dict, use_verifier: bool = True, l2: float = 1e-3, steps
 
     opt.step(closure)
     w = w.detach().numpy()
-    return Decision(a=float(w[0]), b=float(w[1]) if use_verifier else 0.0, c=float(w[-1]))
+    k = 2 if use_verifier else 1
+    return Decision(a=float(w[0]), b=float(w[1]) if use_verifier else 0.0, c=float(w[-1]),
+                    w={n: float(x) for n, x in zip(names, w[k:-1])})
 
 
 def decide(cands: dict, decision: Decision, use_verifier: bool = True, track: bool = False) -> dict:
@@ -97,7 +131,8 @@ def decide(cands: dict, decision: Decision, use_verifier: bool = True, track: bo
     for vid, v in cands.items():
         per = {}
         for f, d in v["frames"].items():
-            p = decision.probability(d["det_scores"], d["cosines"] if use_verifier else None)
+            p = decision.probability(d["det_scores"], d["cosines"] if use_verifier else None,
+                                     candidate_features(d, use_verifier) if decision.w else None)
             o = np.argsort(-p, kind="stable")
             per[f] = {"boxes": d["boxes"][o], "scores": p[o]}
         out[vid] = track_candidates(v["video"], per) if track else per
@@ -127,9 +162,17 @@ def choose_thresholds(cands: dict, decision: Decision, use_verifier: bool = True
 
 def calibrate(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
               max_frames: Optional[int] = None, use_verifier: Optional[bool] = None,
-              cands: Optional[dict] = None) -> Decision:
-    """Fit the decision on these (training) videos and choose its two thresholds; sets and returns model.decision."""
+              cands: Optional[dict] = None, features: Optional[Sequence[str]] = None) -> Decision:
+    """Fit the decision on these (training) videos and choose its two thresholds; sets and returns model.decision.
+    features: decision_features names to fit on (None: decision_inputs' choice)."""
     use_verifier = model.verifier is not None if use_verifier is None else use_verifier
     cands = cands if cands is not None else collect_candidates(model, data_root, annotations, videos, max_frames)
-    model.decision = choose_thresholds(cands, fit_decision(cands, use_verifier), use_verifier)
+    names = decision_inputs(cands, use_verifier) if features is None else list(features)
+    model.decision = choose_thresholds(cands, fit_decision(cands, use_verifier, names), use_verifier)
     return model.decision
+
+
+def decision_inputs(cands: dict, use_verifier: bool = True) -> list[str]:
+    """The features a calibration fits on by default: with a verifier, every one the candidates carry (size, the
+    cues' cosines, their products with size: the fit finds where each holds); a detector alone stays two-input."""
+    return available_features(cands, use_verifier) if use_verifier else []

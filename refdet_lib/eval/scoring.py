@@ -69,3 +69,36 @@ def score_methods(model, decisions: dict[str, Decision], root, max_frames: Optio
             fig.savefig(examples, dpi=90, bbox_inches="tight")
             plt.close(fig)
     return out
+
+
+# longest box side in px where recall is split: the size bins the real-world-eyes issue measures cues in
+SIZE_BINS = (16, 28, 45)
+
+
+def recall_by_size(preds: dict, gts: dict, conf: float, bins: Sequence[float] = SIZE_BINS) -> dict[str, dict]:
+    """{"< 16 px": {"n_gt", "recall"}, "16-28 px", ...}: the share of true boxes, by their longest side, that a
+    prediction at or above `conf` covers with IoU >= 0.5 (one true box a frame, so this is the recall the tables
+    print, split by size): where a model loses objects, small or large."""
+    import numpy as np
+
+    from ..ops.boxes import box_iou
+    from .metrics import _as_pred
+
+    edges = [0.0, *map(float, bins), float("inf")]
+    names = [f"< {edges[1]:g} px", *(f"{a:g}-{b:g} px" for a, b in zip(edges[1:-2], edges[2:-1])),
+             f">= {edges[-2]:g} px"]
+    hit, n = np.zeros(len(names)), np.zeros(len(names))
+    for vid, frames in gts.items():
+        for f, g in frames.items():
+            g = np.asarray(g, np.float64).reshape(-1, 4)
+            if not len(g):
+                continue
+            p = preds.get(vid, {}).get(f)
+            boxes, scores = _as_pred(p, f"{vid}[{f}]") if p is not None else (np.zeros((0, 4)), np.zeros(0))
+            boxes = boxes[scores >= conf]
+            found = box_iou(g, boxes).max(1) >= 0.5 if len(boxes) else np.zeros(len(g), bool)
+            k = np.searchsorted(edges, np.maximum(g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]), side="right") - 1
+            np.add.at(n, k, 1)
+            np.add.at(hit, k, found)
+    return {name: {"n_gt": int(c), "recall": float(h / c) if c else float("nan")}
+            for name, h, c in zip(names, hit, n)}

@@ -65,7 +65,8 @@ def _export(module, args, path, input_names, output_names, dynamic_axes, opset):
 
 def export_onnx(model, out_dir: str | Path, opset: int = 17, n_refs: int = 3) -> dict:
     """Write reference_encoder.onnx and detector.onnx for a RefDet (eval mode, CPU, float32), and verifier.onnx when
-    it has a verifier; export.json records sizes, the calibrated decision and the verifier's settings."""
+    it has a verifier (and cue_<name>.onnx per frozen cue); export.json records sizes, the calibrated decision and
+    the verifier's settings."""
     model = model.cpu().float().eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,5 +95,9 @@ def export_onnx(model, out_dir: str | Path, opset: int = 17, n_refs: int = 3) ->
         _export(model.verifier, (torch.rand(4, 3, v.crop_size, v.crop_size),), paths["verifier"], ["crops"],
                 ["embeddings"], {"crops": {0: "n"}, "embeddings": {0: "n"}}, opset)
         meta["verifier"] = dataclasses.asdict(v)
+        for n, cue in model.cues.items():  # one more graph per frozen cue (verifier.py: VerifierConfig.cues)
+            paths[f"cue_{n}"] = out / f"cue_{n}.onnx"
+            _export(cue, (torch.rand(4, 3, v.cue_crop_size, v.cue_crop_size),), paths[f"cue_{n}"], ["crops"],
+                    ["embeddings"], {"crops": {0: "n"}, "embeddings": {0: "n"}}, opset)
     (out / "export.json").write_text(json.dumps(meta, indent=2))
     return paths

@@ -34,7 +34,7 @@ class OnnxRefDet:
 
     def __init__(self, export_dir: str | Path, detector: Optional[str | Path] = None,
                  providers: Optional[list[str]] = None):
-        from ..config import VerifierConfig
+        from ..config import VerifierConfig, from_dict
         from ..model.verifier import Decision
 
         d = Path(export_dir)
@@ -44,10 +44,13 @@ class OnnxRefDet:
         self.meta = json.loads((d / "export.json").read_text())
         self.ref = _session(d / "reference_encoder.onnx", providers)
         self.det = _session(detector or d / "detector.onnx", providers)
-        self.verifier_config = VerifierConfig(**self.meta["verifier"]) if "verifier" in self.meta else None
+        self.verifier_config = from_dict(VerifierConfig, self.meta["verifier"]) if "verifier" in self.meta else None
         self.ver = _session(d / "verifier.onnx", providers) if self.verifier_config is not None else None
+        # the frozen cues beside the verifier: one graph each, crops -> embeddings like verifier.onnx
+        self.cue_sessions = {n: _session(d / f"cue_{n}.onnx", providers)
+                             for n in (self.verifier_config.cues if self.verifier_config is not None else ())}
         self.decision = Decision.from_dict(self.meta.get("decision"))
-        self.refs, self.ref_emb = None, None
+        self.refs, self.ref_emb, self.cue_emb = None, None, {}
 
     @property
     def providers(self) -> list[str]:
@@ -64,9 +67,13 @@ class OnnxRefDet:
 
     def clear_references(self) -> None:
         self.refs = self.ref_emb = None
+        self.cue_emb = {}
 
-    def _embed(self, crops: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.ver.run(None, {"crops": crops.float().numpy()})[0])
+    def _embed(self, crops: torch.Tensor, session=None) -> torch.Tensor:
+        return torch.from_numpy((session or self.ver).run(None, {"crops": crops.float().numpy()})[0])
+
+    def _cue_embed(self, name: str):
+        return lambda crops: self._embed(crops, self.cue_sessions[name])
 
     def set_references(self, images: list[np.ndarray]) -> "OnnxRefDet":
         from ..model.verifier import embed_images
@@ -76,6 +83,8 @@ class OnnxRefDet:
         self.refs = dict(zip(self.meta.get("reference_outputs", REF_OUTPUTS), self.ref.run(None, {"support": sup})))
         if self.ver is not None:
             self.ref_emb = [embed_images(self._embed, images, self.verifier_config.crop_size)]
+            self.cue_emb = {n: [embed_images(self._cue_embed(n), images, self.verifier_config.cue_crop_size)]
+                            for n in self.cue_sessions}
         return self
 
     def raw(self, images: np.ndarray):
@@ -84,14 +93,17 @@ class OnnxRefDet:
     def predict(self, frames: list[np.ndarray], conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
                 batch_size: int = 8) -> list[dict]:
         from ..model.refdet import CANDIDATE_CONF
-        from ..model.verifier import decide_candidates
+        from ..model.verifier import Cue, decide_candidates
         from ..ops.boxes import boxes_from_letterbox, letterbox, nms_per_class
 
         if self.refs is None:
             raise RuntimeError("predict() needs references: call set_references(images) first")
         if isinstance(frames, np.ndarray) and frames.ndim == 3:
             frames = [frames]
-        k = self.verifier_config.top_k if self.verifier_config is not None else max_det
+        vc = self.verifier_config
+        k = vc.top_k if vc is not None else max_det
+        verifier = Cue(self._embed, self.ref_emb, vc.crop_size, vc.context) if self.ver is not None else None
+        cues = {n: Cue(self._cue_embed(n), self.cue_emb[n], vc.cue_crop_size, vc.cue_context) for n in self.cue_emb}
         res = []
         for b0 in range(0, len(frames), batch_size):
             chunk = frames[b0:b0 + batch_size]
@@ -103,8 +115,7 @@ class OnnxRefDet:
                 res.append(decide_candidates(
                     f, boxes_from_letterbox(d["boxes"], r, pad, f.shape[:2]).numpy().astype(np.float32),
                     d["scores"].numpy().astype(np.float32), d["labels"].numpy().astype(np.int64), self.decision,
-                    conf, max_det, self._embed if self.ver is not None else None, self.ref_emb,
-                    self.verifier_config))
+                    conf, max_det, verifier, cues))
         return res
 
 
@@ -131,6 +142,13 @@ def parity_check(model, export_dir: str | Path, n_frames: int = 2, seed: int = 0
         with torch.no_grad():
             e = model.verifier(crops).numpy()
         out["verifier_max_abs"] = float(np.abs(e - _session(d / "verifier.onnx").run(None, {"crops": crops.numpy()})
+                                               [0]).max())
+    for n, cue in model.cues.items():  # and one graph per frozen cue
+        s = model.verifier.config.cue_crop_size
+        crops = torch.rand(5, 3, s, s, generator=g)
+        with torch.no_grad():
+            e = cue(crops).numpy()
+        out[f"cue_{n}_max_abs"] = float(np.abs(e - _session(d / f"cue_{n}.onnx").run(None, {"crops": crops.numpy()})
                                                [0]).max())
     return out
 

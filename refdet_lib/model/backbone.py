@@ -3,10 +3,17 @@
 We keep every layer of the yaml except the final Detect, so the three neck outputs (P3/8, P4/16, P5/32) feed our fusion
 and head instead. Module names stay `model.<i>.*` exactly as in an ultralytics checkpoint, so a `yolov8n.pt` loads by
 name with no key mapping, and its Detect box/class convs can be reused by our head (see `copy_matching`).
+
+Loading yolov8n.pt is the one trust decision in the project: ultralytics pickles whole modules, which only
+`torch.load(weights_only=False)` reads, and that runs whatever the pickle names. So `read_yolo_checkpoint` first tries
+`weights_only=True` (a plain state dict needs no trust), then reads the pickle's imports without running it and refuses
+any outside those an ultralytics checkpoint is made of (torch, ultralytics, collections, ...: `os.system` is refused),
+and only then loads it fully, saying so in one line. Give `--yolo_weights` only a yolov8n.pt from ultralytics.
 """
 from __future__ import annotations
 
 import copy
+import pickle
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +44,13 @@ def read_yolo_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"yolo_weights: no such file {str(path)!r} (expected an ultralytics yolov8n.pt)")
-    # ultralytics checkpoints pickle the whole nn.Module, so weights_only=False is required (trusted local file).
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # a plain state dict: nothing to trust
+    except pickle.UnpicklingError:
+        ckpt = _trusted_load(path)
+    except Exception as e:  # truncated, not a torch file
+        raise ValueError(f"yolo_weights {str(path)!r}: not a readable checkpoint ({type(e).__name__}: "
+                         f"{str(e)[:160]})") from None
     if isinstance(ckpt, dict) and ("ema" in ckpt or "model" in ckpt):
         m = ckpt.get("ema") or ckpt.get("model")
         sd = m.state_dict() if isinstance(m, nn.Module) else m
@@ -49,6 +61,46 @@ def read_yolo_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     else:
         raise ValueError(f"yolo_weights {str(path)!r}: not an ultralytics checkpoint (no 'model' key, no state dict)")
     return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+
+
+# beyond what weights_only=True allows anyway, what an ultralytics checkpoint's pickle may import: module classes
+# (below) and these helpers; no function that reads, writes or runs anything
+TRUSTED_NAMES = {"builtins.set", "builtins.frozenset", "builtins.slice", "_codecs.encode", "types.SimpleNamespace",
+                 "numpy.dtype", "numpy.ndarray", "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
+                 "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct"}
+
+
+def _trusted_class(name: str) -> bool:
+    """`torch...`/`ultralytics...` names that resolve to a module class (or ultralytics' namespace of settings)."""
+    import importlib
+    import types
+
+    module, _, attr = name.rpartition(".")
+    if module.split(".")[0] not in ("torch", "ultralytics"):
+        return False
+    try:
+        obj = getattr(importlib.import_module(module), attr, None)
+    except ImportError:
+        return False
+    return isinstance(obj, type) and issubclass(obj, (nn.Module, types.SimpleNamespace))
+
+
+def _trusted_load(path: Path):
+    """An ultralytics checkpoint (it pickles modules): its imports vetted without running anything (module classes,
+    TRUSTED_NAMES), then loaded with weights_only=False, announced in one line. Anything else (os.system, eval,
+    torch.hub.load...) is refused."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as e:
+        raise ValueError(f"yolo_weights {str(path)!r}: not a readable checkpoint ({type(e).__name__})") from None
+    foreign = [n for n in names if n not in TRUSTED_NAMES and not _trusted_class(n)]
+    if foreign:
+        raise ValueError(f"yolo_weights {str(path)!r}: refused, its pickle would run {', '.join(foreign[:3])}, which "
+                         "no ultralytics checkpoint needs (nothing was run)")
+    warnings.warn(f"{path}: trusted as ultralytics' yolov8n.pt, which pickles whole modules: loaded with "
+                  "torch.load(weights_only=False) once its imports were checked (README: Checkpoints)",
+                  UserWarning, stacklevel=3)
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def copy_matching(dst: nn.Module, src: dict[str, torch.Tensor], src_prefix: str = "",

@@ -7,12 +7,22 @@ or missing its config gets the same clear `CheckpointError` everywhere instead o
 The course weights (models/refdet_course.pt, made by `make weights`: the project's own "pretrained" model, as
 ultralytics ships yolov8n.pt) load through `course_weights()`, which first checks the file against the sha256 its
 manifest records, so a missing, truncated or altered file says so instead of failing somewhere later.
+
+Loading runs no code from the file: `torch.load(weights_only=True)` rebuilds tensors and plain types only and refuses
+any other class, so a shared `.pt` whose pickle calls `os.system` is refused before anything runs. The project's own
+checkpoints are written in plain types (train/checkpoint.py); files written before that hold two classes, allowed by
+name and nothing more (`LEGACY_GLOBALS`). Every file is also checked against a manifest beside it (`name.json` with
+its sha256, as models/refdet_course.json), and refused when a weight is NaN or inf (it would silently find nothing).
+Only ultralytics' yolov8n.pt, which pickles whole modules, needs trust: model/backbone.py, never this path.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+import re
 import warnings
+from dataclasses import fields
 from pathlib import Path
 from typing import Optional
 
@@ -36,6 +46,63 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _legacy_globals() -> list:
+    """The classes files written before checkpoints held only plain types need, each allowed by its exact name:
+    the course weights' recorded `torch.__version__` (a TorchVersion, a str) and last.pt's numpy RNG key array."""
+    import numpy as np
+    from torch.torch_version import TorchVersion
+
+    core = getattr(np, "_core", None) or np.core  # numpy 2 / 1.x
+    rebuild = core.multiarray._reconstruct
+    allowed = [TorchVersion, np.ndarray, np.dtype, (rebuild, "numpy.core.multiarray._reconstruct"),
+               (rebuild, "numpy._core.multiarray._reconstruct")]
+    dtypes = getattr(np, "dtypes", None)
+    return allowed + ([dtypes.UInt32DType] if dtypes is not None else [])
+
+
+def read_weights_only(path: str | Path, map_location: Optional[str | torch.device] = "cpu"):
+    """torch.load with weights_only=True: nothing in the file runs. A file that needs any other class is refused
+    (CheckpointError naming the file and the class; the file is never loaded another way)."""
+    try:
+        with torch.serialization.safe_globals(_legacy_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        names = sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(e)))) or ["a class no checkpoint needs"]
+        raise CheckpointError(f"{path} is not a RefDet checkpoint: it asks to run {', '.join(names)}, which a "
+                              "checkpoint never needs; refused without running it") from None
+
+
+def nonfinite(state_dict: dict) -> list[str]:
+    """Names of the floating-point tensors of a state dict holding NaN or inf."""
+    return [k for k, v in state_dict.items()
+            if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def check_manifest(path: str | Path, required: bool = False) -> Path:
+    """`path`, checked against the sha256 of the manifest beside it (name.json, {"sha256": ...}) when there is one
+    (CheckpointError: altered or truncated; with required=True, also when it is missing)."""
+    path, man = Path(path), manifest_path(path)
+    if not man.is_file():
+        if required:
+            raise CheckpointError(f"{man} is missing: cannot check {path} ({MAKE_WEIGHTS})")
+        return path
+    try:
+        record = json.loads(man.read_text(encoding="utf-8-sig"))
+    except (ValueError, OSError) as e:
+        raise CheckpointError(f"{man}: the manifest of {path.name} is unreadable ({e})") from None
+    if not isinstance(record, dict) or "sha256" not in record or record.get("file", path.name) != path.name:
+        if required:
+            raise CheckpointError(f"{man} records no sha256 for {path.name}: cannot check it ({MAKE_WEIGHTS})")
+        return path  # another kind of json that happens to share the name
+    want, got = str(record["sha256"]), sha256(path)
+    if got != want:
+        fix = f"`git checkout -- {path.name}` restores it; {MAKE_WEIGHTS}" if required else \
+            f"copy it again, with {man.name}"
+        raise CheckpointError(f"{path} was altered or truncated: its sha256 is {got[:12]}..., {man.name} records "
+                              f"{want[:12]}... ({fix})")
+    return path
+
+
 def manifest_path(weights: str | Path) -> Path:
     """The manifest beside a weights file: {"sha256", "bytes", ...} (models/refdet_course.json)."""
     return Path(weights).with_suffix(".json")
@@ -43,18 +110,11 @@ def manifest_path(weights: str | Path) -> Path:
 
 def course_weights(path: str | Path = COURSE_WEIGHTS) -> Path:
     """The course weights' path, checked against the sha256 in their manifest (CheckpointError: missing/altered)."""
-    path, man = Path(path), manifest_path(path)
+    path = Path(path)
     if not path.exists():
         raise CheckpointError(f"course weights not found: {path} (a checkout of the project has them: `git checkout "
                               f"-- {path.name}` in {path.parent}; {MAKE_WEIGHTS})")
-    if not man.exists():
-        raise CheckpointError(f"{man} is missing: cannot check {path} ({MAKE_WEIGHTS})")
-    want = json.loads(man.read_text()).get("sha256")
-    got = sha256(path)
-    if got != want:
-        raise CheckpointError(f"{path} was altered or truncated: its sha256 is {got[:12]}..., {man.name} records "
-                              f"{str(want)[:12]}... (`git checkout -- {path.name}` restores it; {MAKE_WEIGHTS})")
-    return path
+    return check_manifest(path, required=True)
 
 
 def load_course_model(device: str | torch.device = "cpu", path: str | Path = COURSE_WEIGHTS, **overrides):
@@ -64,20 +124,28 @@ def load_course_model(device: str | torch.device = "cpu", path: str | Path = COU
 
 
 def load_checkpoint(path: str | Path, map_location: Optional[str | torch.device] = "cpu") -> dict:
-    """Load a checkpoint written by the trainer (FileNotFoundError / CheckpointError naming the file)."""
+    """Load a checkpoint written by the trainer, safely (FileNotFoundError / CheckpointError naming the file): no
+    code from the file runs, a manifest beside it must match, and every weight must be finite."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file (try {path / 'best_model.pt'})")
+    check_manifest(path)
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        ckpt = read_weights_only(path, map_location)
+    except CheckpointError:
+        raise
     except Exception as e:  # truncated or foreign file
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(ckpt, dict) or "model_state_dict" not in ckpt:
         raise CheckpointError(f"{path} has no 'model_state_dict': not a RefDet checkpoint")
     if not isinstance(ckpt["model_state_dict"], dict) or not ckpt["model_state_dict"]:
         raise CheckpointError(f"{path}: 'model_state_dict' is empty: the file holds no model weights")
+    bad = nonfinite(ckpt["model_state_dict"])
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} of {len(ckpt['model_state_dict'])} weight tensors hold NaN or inf "
+                              f"(first: {bad[0]}): a broken model, it would find nothing")
     return ckpt
 
 
@@ -87,7 +155,17 @@ def model_config(ckpt: dict, path: str | Path = "checkpoint") -> ModelConfig:
     if not isinstance(cfg, dict) or not cfg:
         raise CheckpointError(f"{path}: no model config recorded (config.model): cannot tell how to build the network "
                               "(a checkpoint written by `refdet train` always has one)")
-    return from_dict(ModelConfig, cfg)
+    mc = from_dict(ModelConfig, cfg)
+    for f in fields(ModelConfig):  # an edited file ("imgsz": "160") fails later with an unrelated message
+        v, default = getattr(mc, f.name), f.default
+        kind = type(default) if isinstance(default, (bool, int, float, str)) else None
+        if kind is None or v is None or isinstance(v, kind) and (kind is not int or not isinstance(v, bool)):
+            continue
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            continue
+        raise CheckpointError(f"{path}: config.model.{f.name} is {v!r} ({type(v).__name__}): a {kind.__name__} is "
+                              "expected (the file was edited or written by something else)")
+    return mc
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", **overrides):
@@ -138,8 +216,9 @@ def with_verifier(path: str | Path, verifier, device: str | torch.device = "cpu"
         model = RefDet(cfg)
     sd = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
           for k, v in ckpt["model_state_dict"].items() if not k.startswith("verifier.")}
+    sd = {k: v for k, v in sd.items() if not k.startswith("cues.")}
     missing, unexpected = model.load_state_dict(sd, strict=False)
-    if unexpected or any(not k.startswith("verifier.") for k in missing):
+    if unexpected or any(not k.startswith(("verifier.", "cues.")) for k in missing):
         raise CheckpointError(f"{path}: the detector's weights do not fit its own config")
-    model.verifier.load_state_dict(verifier.state_dict())
+    model.verifier.load_state_dict(verifier.state_dict())  # (the frozen cues are the installed ImageNet net's)
     return model.to(device).eval()

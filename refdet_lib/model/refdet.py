@@ -25,7 +25,8 @@ from .head import DualHead
 from .match import AppearanceMatch
 from .reference import ReferenceEncoder
 from .siamese import SiameseReference, bn_running_stats
-from .verifier import Decision, build_verifier, decide_candidates, embed_images, inference_verifier
+from .verifier import (Cue, Decision, build_cues, build_verifier, decide_candidates, embed_images,
+                       inference_verifier)
 
 LOW_STRIDE = 4  # stride of the backbone's low features (backbone.LOW_INDEX)
 CANDIDATE_CONF = 0.001  # candidates below this detector score are never considered
@@ -60,8 +61,9 @@ class RefDet(nn.Module):
         self.match = AppearanceMatch(self.backbone.low_channels) if cfg.appearance_match else None
         self.head = DualHead(ch, self.strides, cfg.nc_base, cfg.reg_max, cfg.embed_dim, cfg.head_mode)
         # the candidate verifier and the calibrated decision travel with the detector (model/verifier.py)
+        imagenet = cfg.verifier is not None and cfg.verifier.kind.startswith("mobilenetv2")
         self.verifier = build_verifier(cfg.verifier, pretrained=bool(cfg.verifier.dino_weights)) \
-            if cfg.verifier is not None else None
+            if cfg.verifier is not None and not imagenet else None
         self.decision = Decision()
         initialize_weights(self)  # ultralytics' BatchNorm eps/momentum for our new Conv blocks too
         self.load_report = None
@@ -74,9 +76,15 @@ class RefDet(nn.Module):
         for m in self.modules():  # one momentum for every BatchNorm (backbone, fusion, head): see ModelConfig
             if isinstance(m, nn.BatchNorm2d):
                 m.momentum = cfg.bn_momentum
+        # ImageNet-pretrained embedders come after ultralytics' BatchNorm settings: they keep the ones they were
+        # trained with (eps 1e-5); the frozen cues beside the verifier each add one cosine to the decision
+        if imagenet:
+            self.verifier = build_verifier(cfg.verifier)
+        self.cues = build_cues(cfg.verifier)
         self._refs = None  # cached encode_references() output, set by set_references()
         self._ref_emb = None  # per reference object, the verifier's (K, D) embeddings of its photos
         self._embed = None  # the verifier's frozen inference copy, made by set_references
+        self._cue_emb = {}  # per cue, per reference object, (K, D) embeddings of its photos
 
     # ------------------------------------------------------------------ training / raw outputs
     @property
@@ -164,25 +172,29 @@ class RefDet(nn.Module):
                         # token counts may differ (reference_fusion='tokens'): fusion only needs all tokens together
                         "tokens": [torch.cat([t.flatten(0, 1) for t in ts]).unsqueeze(0)
                                    for ts in zip(*(p["tokens"] for p in parts))]}
-            ref_emb = self._verifier_references(images, per_object) if self.verifier is not None else None
+            ref_emb = self._verifier_references(self.verifier, self.verifier.config.crop_size, images, per_object) \
+                if self.verifier is not None else None
+            cue_emb = {n: self._verifier_references(c, c.config.cue_crop_size, images, per_object)
+                       for n, c in self.cues.items()}
         finally:
             if was:
                 self.train()
-        self._refs, self._ref_emb = refs, ref_emb
+        self._refs, self._ref_emb, self._cue_emb = refs, ref_emb, cue_emb
         # what scores each frame's candidates until the next set_references: a frozen copy of the verifier as it is
         self._embed = inference_verifier(self.verifier) if ref_emb is not None else None
         return self
 
-    def _verifier_references(self, images, per_object: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The verifier's (K, D) embeddings of each object's photos, from the photos themselves when they are
-        arrays (letterboxed straight to the verifier's size, as in its training), else from the support tensors."""
-        size = self.verifier.config.crop_size
+    def _verifier_references(self, net: nn.Module, size: int, images, per_object: list[torch.Tensor]) \
+            -> list[torch.Tensor]:
+        """An embedder's (K, D) embeddings of each object's photos (the verifier's or a cue's), from the photos
+        themselves when they are arrays (letterboxed straight to its crop size, as in its training), else from the
+        support tensors."""
         if torch.is_tensor(images):
-            return [self.verifier(F.interpolate(t.to(self.device), size=(size, size), mode="bilinear",
-                                                antialias=True, align_corners=False)) for t in per_object]
+            return [net(F.interpolate(t.to(self.device), size=(size, size), mode="bilinear",
+                                      antialias=True, align_corners=False)) for t in per_object]
         photos = [[images]] if isinstance(images, np.ndarray) else \
             [list(o) for o in images] if isinstance(images[0], (list, tuple)) else [list(images)]
-        return [embed_images(self.verifier, o, size, self.device) for o in photos]
+        return [embed_images(net, o, size, self.device) for o in photos]
 
     def _cached_refs(self, device, dtype) -> dict | None:
         """The cache follows the model: after .to(device) / .half() it is moved once, on first use."""
@@ -194,8 +206,20 @@ class RefDet(nn.Module):
             r = self._refs = {k: mv(v) for k, v in r.items()}
         return r
 
+    def set_cues(self, names) -> "RefDet":
+        """Frozen pretrained embedders beside the verifier (VerifierConfig.cues, e.g. ("mobilenetv2",)): a model
+        trained without them gains them here, and its decision must then be fitted again to weigh them
+        (eval/calibration.calibrate). Clears the cached references."""
+        if self.verifier is None:
+            raise ValueError("cues sit beside a verifier: this model has none")
+        self.config.verifier = dataclasses.replace(self.config.verifier, cues=tuple(names))
+        self.cues = build_cues(self.config.verifier).to(self.device)
+        self.clear_references()
+        return self
+
     def clear_references(self) -> None:
         self._refs = self._ref_emb = self._embed = None
+        self._cue_emb = {}
 
     @property
     def num_references(self) -> int:
@@ -252,10 +276,12 @@ class RefDet(nn.Module):
 
     def _decide(self, frame, boxes, det_scores, labels, conf: float, max_det: int) -> dict:
         """Candidates of one frame -> the verified, calibrated detections (see predict)."""
-        v, embed = self.verifier, self._embed
-        return decide_candidates(frame, boxes, det_scores, labels, self.decision, conf, max_det,
-                                 embed if v is not None and self._ref_emb is not None else None, self._ref_emb,
-                                 v.config if v is not None else None)
+        v = self.verifier
+        verifier = Cue(self._embed, self._ref_emb, v.config.crop_size, v.config.context) \
+            if v is not None and self._ref_emb is not None else None
+        cues = {n: Cue(c, self._cue_emb[n], c.config.cue_crop_size, c.config.cue_context)
+                for n, c in self.cues.items() if n in self._cue_emb}
+        return decide_candidates(frame, boxes, det_scores, labels, self.decision, conf, max_det, verifier, cues)
 
     # ------------------------------------------------------------------ introspection
     def component_parameters(self) -> dict[str, list[nn.Parameter]]:

@@ -17,14 +17,13 @@ neither pollute the query's running statistics nor see different normalisation a
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .reference import check_support
+from .reference import check_support, grid_tokens
 
 
 @contextmanager
@@ -69,18 +68,8 @@ class SiameseReference(nn.Module):
         return x.flatten(2) @ self._window(x.shape[-1], x)
 
     def _tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, c, g, g) -> (N, M, c): the grid pooled to M = s*s cells (1-D pooling when M is not a square)."""
-        m, g = self.num_ref_tokens, int(x.shape[-1])  # g fixed by the support size: plain pooling exports to ONNX
-        s = int(round(math.sqrt(m)))
-        if s * s != m:
-            return F.adaptive_avg_pool1d(x.flatten(2), m).transpose(1, 2)
-        if g >= s and g % s == 0:
-            x = F.avg_pool2d(x, g // s)
-        elif s % g == 0:  # coarser than the token grid (P5 of a small crop): repeat cells
-            x = F.interpolate(x, scale_factor=s // g, mode="nearest")
-        else:
-            x = F.adaptive_avg_pool2d(x, s)
-        return x.flatten(2).transpose(1, 2)
+        """(N, c, g, g) -> (N, M, c): the grid pooled to M cells (reference.grid_tokens: exports to ONNX)."""
+        return grid_tokens(x, self.num_ref_tokens)
 
     def forward(self, support: torch.Tensor, backbone: nn.Module, head: nn.Module) -> dict:
         c, k = check_support(support, self.support_size, "siamese reference encoder")

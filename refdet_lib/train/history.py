@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -59,12 +60,22 @@ def append_experiment(runs_root: str | Path, row: dict) -> Path:
     row = {"date": time.strftime("%Y-%m-%d %H:%M"), **row}
     new = not path.exists()
     if not new:
-        with open(path) as f:
-            header = next(csv.reader(f), [])
+        try:
+            with open(path, encoding="utf-8") as f:
+                header = next(csv.reader(f), [])
+        except (UnicodeDecodeError, csv.Error) as e:  # the run is saved: a log it cannot extend must not fail it
+            print(f"warning: {path} is not a CSV text file ({type(e).__name__}): this run's row was not added (its "
+                  "own files are saved; move that file away to start a new log)", file=sys.stderr)
+            return path
         if header != list(row):
             new_keys = header + [k for k in row if k not in header]
             import pandas as pd
-            df = pd.read_csv(path)
+            try:
+                df = pd.read_csv(path)
+            except ValueError as e:  # pandas' ParserError: rows it cannot split
+                print(f"warning: {path} cannot be read as a table ({str(e)[:120]}): this run's row was not added",
+                      file=sys.stderr)
+                return path
             df = pd.concat([df, pd.DataFrame([row])], ignore_index=True)[new_keys]
             atomic_write_text(df.to_csv(index=False), path)
             return path

@@ -24,6 +24,30 @@ def more_novel_set(folder, style: str = "realistic", sizes: Optional[dict] = Non
                              **(sizes or MORE_NOVEL))
 
 
+# "the representative novel set", the headline of the learning benchmark, the card and the demo: test-split identities,
+# none of data_samples/test's, each video's object size drawn from the real task's (data/synthetic/sizes.py), a seed
+# of its own (data_samples 0 and 1000, the training sets 2000, the more novel videos 3000)
+REPRESENTATIVE = dict(n_videos=16, n_frames=60, seed=4000)
+
+
+def representative_set(folder, style: str = "realistic", sizes: Optional[dict] = None):
+    """The representative novel set (or `sizes`' count, frames and seed) in `style`: novel objects whose sizes,
+    relative to the frame, follow the real task's boxes (sizes.REAL_TASK_SIZES, one size drawn per video from the
+    seed); generated once into `folder` and reused after (make_training_set's settings stamp, which records every
+    video's size band, so a change of the distribution makes it anew)."""
+    from ..data.synthetic import make_training_set
+    from ..data.synthetic.sizes import video_bands
+
+    s = dict(sizes or REPRESENTATIVE)
+    return make_training_set(folder, avoid=[DATA_SAMPLES / "test"], split="test", style=style,
+                             object_sizes=video_bands(s["n_videos"], s["seed"], 640), **s)
+
+
+def representative_name(n_videos: int) -> str:
+    """The set's name in the card, the manifest and the printed tables."""
+    return f"representative novel ({n_videos} videos)"
+
+
 def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None, test_annotations=None,
                   imgsz: int = 320, support_size: int = 112, epochs: int = 2, n_way: int = 2, n_query: int = 4,
                   n_episodes: int = 20, stage: int = 2, lr: float = 1e-3, num_workers: int = 0,
@@ -53,6 +77,7 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
         model = replace(model_config(load_checkpoint(start_from), start_from), imgsz=imgsz)
         train_kw.setdefault("resume", str(start_from))
         train_kw.setdefault("fine_tune", True)
+    train_kw.setdefault("exist_ok", True)  # a notebook cell re-run re-trains its run folder on purpose
     train = TrainConfig(stage=stage, epochs=epochs, lr=lr, checkpoint_dir=str(run_dir), save_interval=1,
                         warmup_epochs=0.5, **train_kw)
     return data, model, train, stage_weights(stage)
@@ -114,7 +139,8 @@ def train_recipe(out_dir, train_root, recipe: dict, style: str = "realistic", ca
     t1 = time.time()
     vtrain = TrainConfig(epochs=v.pop("epochs"), lr=v.pop("lr"), checkpoint_dir=str(out / "verifier"),
                          save_interval=10 ** 6)
-    path = train_verifier(out / "detector" / "last.pt", data, VerifierConfig(), vtrain, style=style,
+    vcfg = VerifierConfig(**v.pop("config", {}))  # the recipe's verifier kind and cues (default: the crop CNN)
+    path = train_verifier(out / "detector" / "last.pt", data, vcfg, vtrain, style=style,
                           calib_videos=calib_videos, calib_frames=calib_frames, verbose=verbose,
                           callbacks=[TimeBudget(budget["verifier"])] if budget.get("verifier") else None, **v)
     return {"model": path, "detector_minutes": done["minutes"], "verifier_minutes": (time.time() - t1) / 60,

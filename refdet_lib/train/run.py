@@ -31,6 +31,7 @@ from ..model.loading import load_checkpoint, model_config
 from ..runtime import available_cpus, select_device, usable_workers, use_channels_last
 from .callbacks import Callback
 from .history import append_experiment
+from .run_folder import claim_run_folder
 from .trainer import Trainer
 
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
@@ -152,7 +153,15 @@ def run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, w
                  loss_cfg: Optional[LossConfig] = None, callbacks: Optional[list[Callback]] = None,
                  verbose: bool = True) -> Trainer:
     """Train as `refdet train` does; returns the Trainer (its history, run folder, model, and in `trainer.configs`
-    the configs it actually used). The arguments are not modified."""
+    the configs it actually used). The arguments are not modified. The run folder is locked for the run, and one
+    that holds another run is refused unless `train.resume` continues it or `train.exist_ok` (train/run_folder.py)."""
+    with claim_run_folder(train.checkpoint_dir, train.resume, train.exist_ok,
+                          main=int(os.environ.get("RANK", "0")) == 0):
+        return _run_training(data, model_cfg, train, weights, loss_cfg, callbacks, verbose)
+
+
+def _run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, weights: LossWeights,
+                  loss_cfg: Optional[LossConfig], callbacks: Optional[list[Callback]], verbose: bool) -> Trainer:
     from ..losses import Criterion
     from ..model import RefDet
 

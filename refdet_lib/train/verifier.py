@@ -73,32 +73,33 @@ def train_verifier(detector: str | Path, data: DataConfig, vcfg: Optional[Verifi
     det = load_model(detector, device)
     ds = RefDetDataset(data.data_root, data.annotations, mode="train", frame_size=None, cache_dir=data.cache_dir,
                        negatives_per_video=data.negatives_per_video, verbose=verbose)
-    t0 = time.time()
-    negatives = mine_false_positives(det, ds, vcfg.crop_size, vcfg.context)
-    gen = GeneratedBank.build(bank, vcfg.crop_size, vcfg.context, style, train.seed) if bank else None
-    if verbose:
-        print(f"verifier data: {len(ds.classes)} training videos, {len(gen or [])} generated identities, "
-              f"{n_fresh} fresh per batch, {len(negatives)} hard negatives mined from the detector "
-              f"({time.time() - t0:.0f} s)")
-    batches = CropBatches(ds, n_batches, n_ids, 2, 2, vcfg.crop_size, vcfg.context, gen, n_fresh, negatives,
-                          style=style, seed=train.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         verifier = build_verifier(vcfg).to(device)
-    trainer = Trainer(verifier, VerifierCriterion().to(device), make_loader(batches, usable_workers(
-        data.num_workers)), train, configs={"verifier": vcfg, "data": data}, verbose=verbose,
-                      callbacks=callbacks)
-    if train.resume:
-        trainer.resume(train.resume)
-    trainer.fit()
-    model = with_verifier(detector, trainer.raw_model, device)
+    if any(p.requires_grad for p in verifier.parameters()):  # a frozen kind (mobilenetv2) needs no training
+        t0 = time.time()
+        negatives = mine_false_positives(det, ds, vcfg.crop_size, vcfg.context)
+        gen = GeneratedBank.build(bank, vcfg.crop_size, vcfg.context, style, train.seed) if bank else None
+        if verbose:
+            print(f"verifier data: {len(ds.classes)} training videos, {len(gen or [])} generated identities, "
+                  f"{n_fresh} fresh per batch, {len(negatives)} hard negatives mined from the detector "
+                  f"({time.time() - t0:.0f} s)")
+        batches = CropBatches(ds, n_batches, n_ids, 2, 2, vcfg.crop_size, vcfg.context, gen, n_fresh, negatives,
+                              style=style, seed=train.seed)
+        trainer = Trainer(verifier, VerifierCriterion().to(device), make_loader(batches, usable_workers(
+            data.num_workers)), train, configs={"verifier": vcfg, "data": data}, verbose=verbose,
+                          callbacks=callbacks)
+        if train.resume:
+            trainer.resume(train.resume)
+        trainer.fit()
+        verifier = trainer.raw_model
+    model = with_verifier(detector, verifier, device)
     from ..eval.calibration import calibrate
 
     dec = calibrate(model, data.data_root, data.annotations, sorted(ds.classes)[:calib_videos], calib_frames)
     if verbose:
-        print(f"calibrated on {min(calib_videos, len(ds.classes))} training videos: p = sigmoid({dec.a:.2f} "
-              f"logit(s) + {dec.b:.2f} cos + {dec.c:.2f}); threshold {dec.threshold:.2f} (tracked), "
-              f"{dec.frame_threshold:.2f} (frames alone)")
+        print(f"calibrated on {min(calib_videos, len(ds.classes))} training videos: {dec.formula()}; threshold "
+              f"{dec.threshold:.2f} (tracked), {dec.frame_threshold:.2f} (frames alone)")
     return save_refdet(model, detector, run / "refdet.pt")
 
 

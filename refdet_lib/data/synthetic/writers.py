@@ -61,8 +61,8 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
                      height: int = 360, fps: float = 25, identities: Optional[Sequence] = None,
                      n_refs: int | tuple = 3, n_distractors: int = 3, class_names: Optional[Sequence[str]] = None, *,
                      split: str = "train", exclude: Iterable = (), object_size: Optional[tuple] = None,
-                     min_visible: float = 0.3, detail: float = 1.0, overwrite: bool = False,
-                     progress: bool = False, style: Optional[str] = None,
+                     object_sizes: Optional[Sequence[tuple]] = None, min_visible: float = 0.3,
+                     detail: float = 1.0, overwrite: bool = False, progress: bool = False, style: Optional[str] = None,
                      realism: Optional[Realism] = None) -> Path:
     """Write a synthetic dataset in the guide's layout under `out_dir` and return `out_dir` as a Path.
 
@@ -74,6 +74,8 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
     n_distractors: other identities on the ground of every video, drawn from the other targets and extra
     identities of the same split (never the target's appearance; the realistic style's first two are hard ones).
     object_size: (min, max) longest box side in px (default: 12-60 simple, 8-80 realistic, scaled to the width).
+    object_sizes: one (min, max) per video instead (sizes.video_bands: a size distribution across videos, each
+    video's band narrow); recorded in synth_meta.json per video. Without it nothing is written or drawn differently.
     min_visible: a frame gets a box when at least this fraction of the target's area is visible.
     detail: amplitude of fine ground texture (lower -> smaller mp4 files).
     overwrite: replace `samples/` and `annotations/` of an existing dataset in `out_dir` (else FileExistsError).
@@ -84,6 +86,9 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
     if n_videos < 1 or n_frames < 2 or lo_refs < 0 or n_distractors < 0:
         raise ValueError(f"generate_dataset: need n_videos >= 1, n_frames >= 2, n_refs >= 0, n_distractors >= 0; "
                          f"got {n_videos}, {n_frames}, {n_refs}, {n_distractors}")
+    if object_sizes is not None and (object_size is not None or len(object_sizes) != n_videos):
+        raise ValueError(f"generate_dataset: object_sizes needs one (min, max) per video ({n_videos}) and no "
+                         f"object_size; got {len(object_sizes)} and {object_size}")
     if identities is not None and len(identities):
         style = getattr(identities[0], "style", "simple")
     style = style or "realistic"
@@ -107,7 +112,8 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
         seen[target.name] = seen.get(target.name, 0) + 1
         rng = np.random.default_rng([int(seed), i, 1])
         distractors = pick_distractors(target, list(identities) + extras, n_distractors, rng, realism, exclude, split)
-        scene = make_video_scene(target, distractors, n_frames, width, height, [int(seed), i, 2], object_size,
+        size = tuple(float(x) for x in object_sizes[i]) if object_sizes is not None else object_size
+        scene = make_video_scene(target, distractors, n_frames, width, height, [int(seed), i, 2], size,
                                  min_visible, detail, realism)
         vdir = out / "samples" / vid
         (vdir / REF_DIR).mkdir(parents=True)
@@ -128,7 +134,8 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
             _write_jpg(vdir / REF_DIR / f"img_{k + 1}.jpg", photo(target, rng))
         entries.append({"video_id": vid, "annotations": _intervals(boxes)})
         meta["videos"].append({"video_id": vid, "target": target.to_dict(),
-                               "distractors": [d.to_dict() for d in distractors]})
+                               "distractors": [d.to_dict() for d in distractors]}
+                              | ({"object_size": list(size)} if object_sizes is not None else {}))
         if progress:
             print(f"[synth] {vid}: {len(boxes)}/{n_frames} frames with a box, "
                   f"{len(entries[-1]['annotations'])} interval(s)")
@@ -218,7 +225,7 @@ def seen_identities(root) -> list[ObjectIdentity]:
 def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48, n_frames: int = 60,
                       seed: int = 2000, detail: float = 0.5, overwrite: bool = False, progress: bool = False,
                       split: str = "train", style: str = "realistic",
-                      object_size: Optional[tuple] = None) -> Path:
+                      object_size: Optional[tuple] = None, object_sizes: Optional[Sequence[tuple]] = None) -> Path:
     """A larger train split for few-shot learning: many train-split identities (never a test-split hue bin; in the
     simple style not its shapes and zigzag texture either), none of them shown in the generated datasets `avoid`
     (targets or distractors), in `style`.
@@ -227,12 +234,14 @@ def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48,
     split="test" makes more *novel* videos instead (test-split shapes and hues), e.g. a larger test set than
     data_samples/test's 4 videos, so that two models can be told apart from noise.
     object_size: (min, max) longest box side in px (default: the style's, generate_dataset).
+    object_sizes: one (min, max) per video instead (the representative novel set: recipes.representative_set).
     Returns `out_dir`; reuses an existing set made with the same settings unless `overwrite`.
     """
     out = Path(out_dir)
     settings = {"n_videos": n_videos, "n_frames": n_frames, "seed": seed, "detail": detail,
                 "avoid": [str(a) for a in avoid], "style": style} | ({"split": split} if split != "train" else {}) \
-        | ({"object_size": [float(x) for x in object_size]} if object_size else {})
+        | ({"object_size": [float(x) for x in object_size]} if object_size else {}) \
+        | ({"object_sizes": [[float(x) for x in b] for b in object_sizes]} if object_sizes is not None else {})
     stamp = out / "training_set.json"
     if not overwrite and stamp.exists() and json.loads(stamp.read_text()) == settings:
         return out
@@ -240,7 +249,7 @@ def make_training_set(out_dir, avoid=("data_samples/test",), n_videos: int = 48,
     generate_dataset(out, n_videos=n_videos, n_frames=n_frames, seed=seed, width=640, height=360, fps=25,
                      split=split, exclude=exclude, detail=detail, overwrite=True, progress=progress, style=style,
                      n_refs=(1, 5) if style == "realistic" and split == "train" else 3,
-                     object_size=tuple(object_size) if object_size else None)
+                     object_size=tuple(object_size) if object_size else None, object_sizes=object_sizes)
     stamp.write_text(json.dumps(settings))
     return out
 
