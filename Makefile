@@ -4,6 +4,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+comma := ,
 STAMP := $(VENV)/.installed
 export YOLO_OFFLINE := 1
 export YOLO_AUTOINSTALL := False
@@ -46,8 +47,14 @@ learning: $(STAMP)
 MINUTES ?=
 OBJECT_SIZE ?=
 IMGSZ ?=
+# REFIT=1 [CUES=mobilenetv2] [SIZE=1]: no training, the committed weights given the frozen ImageNet cue and their
+# decision fitted again on the card's training videos (refdet_lib/train/course_refit.py)
+REFIT ?=
+CUES ?=
+SIZE ?=
 weights: $(STAMP)
-	$(BIN)/refdet weights $(if $(MINUTES),--minutes $(MINUTES)) $(if $(OBJECT_SIZE),--object_size $(OBJECT_SIZE)) \
+	$(BIN)/refdet weights $(if $(REFIT),--refit $(if $(CUES),--cues $(subst $(comma), ,$(CUES))) $(if $(SIZE),--size)) \
+		$(if $(MINUTES),--minutes $(MINUTES)) $(if $(OBJECT_SIZE),--object_size $(OBJECT_SIZE)) \
 		$(if $(IMGSZ),--imgsz $(IMGSZ))
 
 # the course as a static site: every notebook executed headless, then HTML with its pictures (site/index.html)

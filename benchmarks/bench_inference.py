@@ -75,6 +75,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--reference-encoder", default="dinov2", choices=["dinov2", "siamese"])
     ap.add_argument("--appearance-match", action="store_true", help="with the low-level appearance match")
+    ap.add_argument("--cues", nargs="*", default=["mobilenetv2"], help="frozen cues beside the verifier in a second "
+                    "chain row (the course weights carry mobilenetv2; none: skip the row)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -123,6 +125,10 @@ def main(argv=None):
             tracker.update(next(step), d, frame)
 
         t.update(interleaved_ms({"yolo_frame": yolo_frame, "chain": chain}, args.reps))
+        if args.cues:  # the same chain with the frozen ImageNet cues beside the verifier (their crops at 128 px)
+            model.config.verifier = model.verifier.config
+            model.set_cues(args.cues).set_references(ref_images(3))
+            t.update(interleaved_ms({"yolo_frame_c": yolo_frame, "chain_cues": chain}, args.reps))
 
     print(f"device {dev}, imgsz {args.imgsz}, support {args.support_size}, head {args.head_mode}, "
           f"references {args.reference_encoder}{' + appearance match' if args.appearance_match else ''}, "
@@ -137,12 +143,18 @@ def main(argv=None):
     print(f"{'GFLOPs: YOLOv8n / RefDet':36}{g_yolo:>10.2f}{g_ref:>8.2f} ({g_ref / g_yolo:.2f}x)")
     print(f"{'YOLOv8n from a frame (+lb, NMS)':36}{t['yolo_frame']:>10.2f}{1.0:>12.2f}")
     print(f"{'RefDet + verifier k=10 + tracker':36}{t['chain']:>10.2f}{t['chain'] / t['yolo_frame']:>12.2f}")
+    if args.cues:
+        name = f"  + cues {'+'.join(args.cues)}"
+        print(f"{name:36}{t['chain_cues']:>10.2f}{t['chain_cues'] / t['yolo_frame_c']:>12.2f}")
     ratio = t["k1"] / t["yolo"]
     chain = t["chain"] / t["yolo_frame"]
     print(f"ratio RefDet/YOLOv8n = {ratio:.2f} (target <= 1.25: {'OK' if ratio <= 1.25 else 'ABOVE TARGET'}); "
           f"K=5/K=1 = {t['k5'] / t['k1']:.2f} (should be ~1.00)")
     print(f"ratio chain (verifier k=10 + tracker)/YOLOv8n = {chain:.2f} (target <= 1.5: "
           f"{'OK' if chain <= 1.5 else 'ABOVE TARGET'})")
+    if args.cues:
+        cc = t["chain_cues"] / t["yolo_frame_c"]
+        print(f"ratio chain + cues/YOLOv8n = {cc:.2f} (target <= 1.5: {'OK' if cc <= 1.5 else 'ABOVE TARGET'})")
     return {**t, "ratio": ratio, "chain_ratio": chain, "gflops_yolo": g_yolo, "gflops_refdet": g_ref}
 
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def count(model, root, top=(1, 10, 30, 100), max_frames=None) -> dict:
     """{video: {"frames", "side", "top k": n, ..., "first: p", "first: cos"}} for the split at `root`."""
-    from refdet_lib.eval.calibration import collect_candidates
+    from refdet_lib.eval.calibration import candidate_features, collect_candidates
     from refdet_lib.eval.scoring import split_paths
 
     vcfg = model.verifier.config if model.verifier is not None else None
@@ -59,7 +59,9 @@ def count(model, root, top=(1, 10, 30, 100), max_frames=None) -> dict:
                 r[f"top {k}"] += bool(hit[:k].any())
             seen = order[:k_v]  # what the verifier re-scores
             if d["hit"][seen].any():
-                p = model.decision.probability(d["det_scores"][seen], d["cosines"][seen])
+                feats = candidate_features(d) if model.decision.w else None
+                p = model.decision.probability(d["det_scores"][seen], d["cosines"][seen],
+                                               {n: x[seen] for n, x in feats.items()} if feats else None)
                 r["first: p"] += bool(d["hit"][seen][np.argmax(p)])
                 r["first: cos"] += bool(d["hit"][seen][np.argmax(d["cosines"][seen])])
         out[vid] = r

@@ -4,6 +4,8 @@ objects it never saw, side by side with the training-free template-matching base
 
     python benchmarks/learning.py [--quick] [--out runs/learning] [--style realistic|simple] [--[no-]transfer]
                                   [--eval_only] [recipe overrides: --epochs N --verifier_epochs N ...]
+                                  [pretrained ablations: --backbone mobilenetv2, --reference_encoder mobilenetv2
+                                   --support_size 64; give them their own --out]
 
 Scored, 3-shot, on every frame of three sets of novel objects (identities never trained on): the representative
 novel set, the headline (recipes.representative_set: novel objects whose sizes, relative to the frame, follow the
@@ -108,13 +110,19 @@ def main():
     ap.add_argument("--eval_only", action="store_true", help="skip training: score the models already in --out")
     ap.add_argument("--max_frames", type=int, default=None, help="score only the first N frames of each video")
     g = ap.add_argument_group("recipe overrides (ablations; default: the committed recipe)")
-    for k in ("epochs", "n_episodes", "imgsz", "train_crop", "n_videos", "verifier_epochs", "verifier_batches"):
+    for k in ("epochs", "n_episodes", "imgsz", "train_crop", "support_size", "n_videos", "verifier_epochs",
+              "verifier_batches"):
         g.add_argument(f"--{k}", type=int, default=None)
     g.add_argument("--lr", type=float, default=None)
+    g.add_argument("--backbone", default=None, choices=["yolov8", "mobilenetv2"],
+                   help="query backbone (mobilenetv2: the ImageNet MobileNetV2 under YOLOv8's neck)")
+    g.add_argument("--reference_encoder", default=None, choices=["siamese", "dinov2", "mobilenetv2"],
+                   help="reference encoder (mobilenetv2: the ImageNet MobileNetV2 in DINOv2's slot; "
+                        "--support_size a multiple of 32, e.g. 64)")
     a = ap.parse_args()
     a.transfer = not a.quick if a.transfer is None else a.transfer
     recipe = copy.deepcopy(LEARNING_QUICK if a.quick else LEARNING)
-    for k in ("epochs", "n_episodes", "imgsz", "train_crop", "lr"):
+    for k in ("epochs", "n_episodes", "imgsz", "train_crop", "support_size", "lr", "backbone", "reference_encoder"):
         if getattr(a, k) is not None:
             recipe["detector"][k] = getattr(a, k)
     if a.n_videos is not None:

@@ -94,14 +94,17 @@ class ModelConfig:
     imgsz: int = 640                 # query frames are letterboxed to imgsz x imgsz (multiple of 32)
     support_size: int = 518          # reference images resized for the ViT (multiple of 14); 518 on GPU as in the
                                      # guide, 224 or 112 for CPU lessons
-    yolo_scale: str = "n"            # yolov8{n,s,m,...}
+    yolo_scale: str = "n"            # yolov8{n,s,m,...} (with backbone mobilenetv2: the neck's widths and depths)
+    backbone: str = "yolov8"         # query backbone: yolov8 (random init or yolo_weights) | mobilenetv2 (the
+                                     # ImageNet MobileNetV2 under YOLOv8's neck: model/mobilenet_backbone.py)
     yolo_weights: Optional[str] = None   # path to an ultralytics yolov8n.pt
     dino_model: str = "vit_small_patch14_dinov2"
     dino_weights: Optional[str] = None   # local file for timm's pretrained_cfg_overlay
     freeze_reference: bool = False
     appearance_match: bool = False  # add a low-level template-match score to the prototype score (model/match.py)
     reference_encoder: str = "dinov2"  # dinov2 (the guide's) | siamese (refs through the shared YOLO backbone;
-                                     # support_size a multiple of 32, e.g. 64): see model/siamese.py
+                                     # support_size a multiple of 32, e.g. 64): see model/siamese.py | mobilenetv2
+                                     # (the ImageNet MobileNetV2 in DINOv2's slot; a multiple of 32): reference.py
     reference_fusion: str = "mean"   # how K references of one object are fused: mean | tokens
     nc_base: int = 80                # standard-branch classes (base / stage 1 classes)
     embed_dim: int = 128             # prototype / anchor embedding width
@@ -194,6 +197,7 @@ class TrainConfig:
     lr_mult_backbone: float = 1.0
     lr_mult_fusion: float = 2.0
     lr_mult_head: float = 2.0
+    lr_mult_pretrained: float = 0.1  # an ImageNet query backbone's pretrained layers (model/mobilenet_backbone.py)
     use_triplet: bool = False
     triplet_ratio: float = 0.3
     negative_strategy: str = "mixed"  # background | cross_class | mixed

@@ -66,7 +66,7 @@ def test_sets_made_without_per_video_sizes_are_unchanged(tmp_path):
     """object_sizes is drawn nowhere unless given: one band per video equal to object_size gives the same boxes and
     the same frames, the stamp and the metadata of a set made without it hold nothing new (so the stamps of the
     sets made before still match them), and a wrong count is refused."""
-    kw = dict(n_videos=2, n_frames=4, seed=5, width=160, height=96, n_refs=1, detail=0.2)
+    kw = {"n_videos": 2, "n_frames": 4, "seed": 5, "width": 160, "height": 96, "n_refs": 1, "detail": 0.2}
     a = S.generate_dataset(tmp_path / "a", object_size=(10, 30), **kw)
     b = S.generate_dataset(tmp_path / "b", object_sizes=[(10, 30)] * 2, **kw)
     rel = "annotations/annotations.json"

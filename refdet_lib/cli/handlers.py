@@ -93,8 +93,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--cues", nargs="*", default=None, choices=CUE_KINDS, help="frozen pretrained embedders to put "
                    "beside the verifier, each one more input of the decision (default: the checkpoint's; none: drop "
                    "them)")
-    s.add_argument("--no-size", dest="size", action="store_false", help="fit without the candidates' size (and "
-                   "the cosines' products with it): the two-input decision")
+    s.add_argument("--size", action="store_true", help="also fit on the candidates' size relative to the frame and "
+                   "each cosine's product with it (where a cue's reliability changes with size)")
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("export", help="ONNX export: reference encoder + detector (+ verifier), parity check, INT8")
@@ -161,6 +161,11 @@ def add_parsers(sub) -> None:
                    help="the training set's object sizes, longest box side in px (default: the course weights')")
     s.add_argument("--imgsz", type=int, default=None,
                    help="the frames' size in training and inference, a multiple of 32 (default: the recipe's 640)")
+    s.add_argument("--refit", action="store_true", help="no training: put --cues beside the committed weights' "
+                   "verifier, fit their decision again on the card's training videos, pack, score, write the card")
+    s.add_argument("--cues", nargs="*", default=["mobilenetv2"], choices=CUE_KINDS, help="with --refit: the frozen "
+                   "pretrained cues (default: mobilenetv2)")
+    s.add_argument("--size", action="store_true", help="with --refit: fit the size features too")
 
 
 def cmd_validate(a) -> int:
@@ -373,7 +378,7 @@ def cmd_train_verifier(a) -> int:
 
 def cmd_calibrate(a) -> int:
     from ..data.annotations import parse_annotations
-    from ..eval.calibration import available_features, calibrate, collect_candidates, has_hits
+    from ..eval.calibration import calibrate, collect_candidates, has_hits
     from ..model.loading import load_model
     from ..runtime import select_device
     from ..train.verifier import save_refdet
@@ -396,8 +401,7 @@ def cmd_calibrate(a) -> int:
         raise UsageError(f"{a.checkpoint}: none of its candidates covers the object in the first {a.frames} frames "
                          f"of {len(vids)} video(s) of {a.annotations}: nothing to fit the decision on (more "
                          "--frames or --videos, or a model trained longer)")
-    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands, features=None if a.size else
-                    [n for n in available_features(cands) if "size" not in n])
+    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands, size=a.size)
     out = Path(a.out) if a.out else Path(a.checkpoint).with_name(Path(a.checkpoint).stem + "_calibrated.pt")
     save_refdet(model, a.checkpoint, out)
     print(f"{dec.formula()}; threshold {dec.threshold:.2f} (tracked), {dec.frame_threshold:.2f} (frames alone)\n"
@@ -447,6 +451,11 @@ def cmd_weights(a) -> int:
     from ..model.loading import COURSE_WEIGHTS
     from ..train.course_weights import make_course_weights
 
+    if a.refit:
+        from ..train.course_refit import refit_course_weights
+
+        refit_course_weights(a.cues, a.out or COURSE_WEIGHTS, a.work, a.size)
+        return 0
     if a.minutes is not None and a.minutes <= 0:
         raise UsageError(f"--minutes must be > 0 (got {a.minutes})")
     if a.object_size is not None and not 0 < a.object_size[0] <= a.object_size[1]:

@@ -63,7 +63,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="stage 2/3: train on N x N windows of the imgsz-scaled frame holding the object (multiple "
                         "of 32, below imgsz; 0 = whole frames)")
     g.add_argument("--support_size", type=int, default=m.support_size,
-                   help="reference image size (multiple of 14; of 32 with --reference_encoder siamese)")
+                   help="reference image size (multiple of 14; of 32 with --reference_encoder siamese or "
+                        "mobilenetv2)")
     g.add_argument("--n_shot", type=int, default=d.n_shot, help="reference images per object")
     g.add_argument("--n_way", type=int, default=d.n_way, help="objects per episode (2-4 recommended)")
     g.add_argument("--n_query", type=int, default=d.n_query, help="query frames per object (4-8 recommended)")
@@ -108,9 +109,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dino_weights", default=None, help="local DINOv2 ViT-S/14 weights file for the reference encoder")
     _bool(g, "freeze_reference", m.freeze_reference, "freeze the reference encoder")
     _bool(g, "appearance_match", m.appearance_match, "add a low-level template-match score to the prototype score")
-    g.add_argument("--reference_encoder", default=m.reference_encoder, choices=["dinov2", "siamese"],
-                   help="dinov2 (the guide's ViT) or siamese (references through the shared YOLO backbone; "
-                        "--support_size a multiple of 32, e.g. 64)")
+    g.add_argument("--reference_encoder", default=m.reference_encoder, choices=["dinov2", "siamese", "mobilenetv2"],
+                   help="dinov2 (the guide's ViT), siamese (references through the shared YOLO backbone) or "
+                        "mobilenetv2 (the installed ImageNet MobileNetV2 in the ViT's slot); with siamese and "
+                        "mobilenetv2 --support_size is a multiple of 32, e.g. 64")
+    g.add_argument("--backbone", default=m.backbone, choices=["yolov8", "mobilenetv2"],
+                   help="query backbone: yolov8 (YOLOv8n) or mobilenetv2 (the installed ImageNet MobileNetV2 under "
+                        "YOLOv8's neck; its pretrained layers learn at lr x0.1)")
 
 
 def train_parser(prog: str = "refdet train") -> argparse.ArgumentParser:
@@ -135,8 +140,8 @@ def _check(a: argparse.Namespace) -> None:
         raise UsageError(f"--hard_episodes must be a fraction in [0, 1] (got {a.hard_episodes})")
     if a.support_size < 1:
         raise UsageError(f"--support_size must be positive (got {a.support_size})")
-    if a.reference_encoder == "siamese" and a.support_size % 32:
-        raise UsageError(f"--support_size must be a multiple of 32 with --reference_encoder siamese "
+    if a.reference_encoder in ("siamese", "mobilenetv2") and a.support_size % 32:
+        raise UsageError(f"--support_size must be a multiple of 32 with --reference_encoder {a.reference_encoder} "
                          f"(got {a.support_size}; try 64)")
     if a.reference_encoder == "dinov2" and a.support_size % 14:
         raise UsageError(f"--support_size must be a multiple of 14 (ViT patch size; got {a.support_size})")

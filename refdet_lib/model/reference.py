@@ -102,7 +102,10 @@ class ReferenceEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         # global descriptor = [class token ; mean patch token] (2e): identity (cls) + appearance (patches)
-        self.emb_proj = nn.Sequential(nn.Linear(2 * e, e), nn.GELU(), nn.Linear(e, embed_dim))
+        # global descriptor of the CNN = [max ; mean of its last map]; its bottleneck is ViT-S's width (384): a
+        # 1280-wide one would hold 4x the parameters to learn from a few dozen identities
+        h = e if network == "dinov2" else 384
+        self.emb_proj = nn.Sequential(nn.Linear(2 * e, h), nn.GELU(), nn.Linear(h, embed_dim))
         self.scale_proj = nn.ModuleList(nn.Linear(2 * e, c) for c in channels)
         self.token_norm = nn.LayerNorm(e)
         self.token_proj = nn.ModuleList(nn.Linear(e, c) for c in channels)

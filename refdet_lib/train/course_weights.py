@@ -29,7 +29,9 @@ import torch
 from ..data.synthetic import default_object_size
 from ..eval.metrics import format_table
 from ..eval.scoring import METHODS, decisions_for, recall_by_size, row, score_methods
+from ..model.imagenet import SOURCE
 from ..model.loading import COURSE_WEIGHTS, load_checkpoint, load_course_model, manifest_path, sha256
+from ..model.verifier import Decision
 from ..runtime import machine_name
 from .checkpoint import atomic_save, atomic_write_text
 from .recipes import (
@@ -166,16 +168,10 @@ def add_representative(out: str | Path = COURSE_WEIGHTS, work: str | Path = "run
     again from the manifest's settings), the figures added to the manifest, the card written again. data_samples/test
     is scored again too (the card's per-video table needs its predictions; its figures come out as they were when
     the machine and torch reproduce the run). Returns the manifest."""
-    from ..data.synthetic import make_training_set
-
     out, work = Path(out), Path(work)
     man = json.loads(manifest_path(out).read_text())
-    ts, digest = man["train_set"], man["sha256"]
-    size = tuple(ts["object_size"]) if ts.get("object_size") else None
-    train_root = make_training_set(work / (f"train_set_{ts['style']}" + (f"_size{size[0]:g}-{size[1]:g}" if size
-                                                                          else "")),
-                                   avoid=[DATA_SAMPLES / "test"], n_videos=ts["n_videos"], n_frames=ts["n_frames"],
-                                   seed=ts["seed"], detail=ts["detail"], style=ts["style"], object_size=size)
+    digest = man["sha256"]
+    train_root = training_set_of(man, work)
     model = load_course_model(path=out)  # checked against the manifest's sha256
     sets = course_sets(work, man["style"], {representative_name(REPRESENTATIVE["n_videos"]), "data_samples/test"})
     t0 = time.time()
@@ -186,6 +182,18 @@ def add_representative(out: str | Path = COURSE_WEIGHTS, work: str | Path = "run
         print(f"scored {out} on {', '.join(sets)} in {(time.time() - t0) / 60:.1f} min; manifest and "
               f"{out.parent / 'README.md'} written, weights unchanged (sha256 {digest[:12]}...)")
     return man
+
+
+def training_set_of(man: dict, work: str | Path) -> Path:
+    """The generated training set a manifest records (made again under `work` from its settings, or found there)."""
+    from ..data.synthetic import make_training_set
+
+    ts = man["train_set"]
+    size = tuple(ts["object_size"]) if ts.get("object_size") else None
+    return make_training_set(Path(work) / (f"train_set_{ts['style']}" + (f"_size{size[0]:g}-{size[1]:g}" if size
+                                                                          else "")),
+                             avoid=[DATA_SAMPLES / "test"], n_videos=ts["n_videos"], n_frames=ts["n_frames"],
+                             seed=ts["seed"], detail=ts["detail"], style=ts["style"], object_size=size)
 
 
 def per_video(res: dict) -> dict:
@@ -209,6 +217,9 @@ def card(man: dict, scores: dict) -> str:
     r = man["recipe"]
     d, v = r["detector"], r["verifier"]
     ts, dec = man["train_set"], man["decision"]
+    refit = man.get("refit") or {}
+    cues = (f"; beside it the frozen MobileNetV2 ({SOURCE}) as a cue ({', '.join(refit['cues'])}: one more "
+            "cosine, 128 px crops)") if refit.get("cues") else ""
     lines = [
         "# Course weights: `refdet_course.pt`", "",
         "The project's own starting point (no pretrained weights can be downloaded where the course runs): YOLOv8n-"
@@ -220,13 +231,17 @@ def card(man: dict, scores: dict) -> str:
         f"| sha256 | `{man['sha256']}` (checked on every load: `refdet_lib.model.course_weights`) |",
         f"| made | {man['made']} by `{man['command']}`, {man['train_minutes']:.1f} min of training on {man['machine']},"
         f" torch {man['torch']} |",
+        *([f"| refitted | {refit['made']} by `{refit['command']}` on {refit['machine']}: the cue put beside the "
+           "verifier and the decision fitted again on the same training videos (detector and verifier unchanged: "
+           "`refdet_lib/train/course_refit.py`) |"] if refit else []),
         f"| detector | stage 2 from random init, {man['detector_epochs']} epochs of {d['n_episodes']} episodes "
         f"(time budget {r['minutes']['detector']:.1f} min), imgsz {d['imgsz']} trained on {d['train_crop']} px "
         f"windows, {d['reference_encoder']} references at {d['support_size']} px"
         f"{' + appearance match' if d.get('appearance_match') else ''}, lr {d['lr']:g} |",
         f"| verifier | crop CNN (64 px crops, SupCon + batch-hard triplet), budget {r['minutes']['verifier']:.1f} "
-        f"min, {v['n_ids']} identities a batch, {v['bank']} generated identities + {v['n_fresh']} fresh a batch |",
-        f"| decision | p = sigmoid({dec['a']:.2f} logit(s) + {dec['b']:.2f} cos + {dec['c']:.2f}), threshold "
+        f"min, {v['n_ids']} identities a batch, {v['bank']} generated identities + {v['n_fresh']} fresh a batch"
+        f"{cues} |",
+        f"| decision | {Decision.from_dict(dec).formula()}, threshold "
         f"{dec['threshold']:.2f} tracked ({dec['frame_threshold']:.2f} frames alone): logistic calibration and "
         "ST-IoU-best thresholds on 12 training videos |",
         f"| training data | {ts.get('n_videos')} generated videos of {ts.get('n_frames')} frames, {ts.get('style')} "
@@ -253,7 +268,7 @@ def card(man: dict, scores: dict) -> str:
     by_size = man.get("recall_by_size") or {}
     if by_size:
         bins = list(next(v for k, v in by_size.items() if k != "set"))
-        lines += ["", f"Recall by the object's longest side on the {by_size['set']} (true boxes in each bin):", "",
+        lines += ["", f"Recall by the object's longest side, {by_size['set']} (true boxes in each bin):", "",
                   "| method | " + " | ".join(bins) + " |", "|---|" + "---|" * len(bins)]
         lines += [f"| {m} | " + " | ".join(f"{by_size[m][b]['recall']:.3f} ({by_size[m][b]['n_gt']})"
                                            if by_size[m][b]["n_gt"] else "-" for b in bins) + " |"

@@ -2,6 +2,9 @@
 
     DINOv2 reference encoder x0.1, YOLOv8 backbone x1, CHEAF fusion (+ reference projections) x2, head x2
 
+and, with an ImageNet query backbone (ModelConfig.backbone "mobilenetv2"), its pretrained layers x0.1 as a group of
+their own, "pretrained" (the neck beside them is new: x1 with "backbone").
+
 Biases and norm weights get no weight decay (decaying a bias or a LayerNorm gain only hurts).
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ from ..config import TrainConfig
 
 # parameter-name prefix -> TrainConfig multiplier attribute (the guide's layer-wise learning rates)
 LR_GROUPS = (("reference", "lr_mult_reference"), ("backbone", "lr_mult_backbone"), ("fusion", "lr_mult_fusion"),
-             ("head", "lr_mult_head"))
+             ("head", "lr_mult_head"), ("pretrained", "lr_mult_pretrained"))
 
 
 def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:

@@ -52,9 +52,11 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
                   imgsz: int = 320, support_size: int = 112, epochs: int = 2, n_way: int = 2, n_query: int = 4,
                   n_episodes: int = 20, stage: int = 2, lr: float = 1e-3, num_workers: int = 0,
                   reference_encoder: str = "dinov2", appearance_match: bool = False, train_crop: int = 0,
+                  backbone: str = "yolov8",
                   validate: bool = True, hard_episodes: float = 0.0, start_from=None, **train_kw):
     """CPU-sized configs on data_samples/ (what the notebooks' parameter cells default to); extra keywords go to
-    TrainConfig. reference_encoder='siamese' needs a support_size that is a multiple of 32 (e.g. 32 or 64).
+    TrainConfig. reference_encoder='siamese' or 'mobilenetv2' needs a support_size that is a multiple of 32 (e.g.
+    32 or 64); backbone='mobilenetv2' puts the ImageNet MobileNetV2 under the query (model/mobilenet_backbone.py).
     validate=False trains without a validation set (no val curves, no best_model.pt by val loss).
     start_from: a checkpoint to fine-tune (the course weights, as the guide starts from pretrained ones): the model
     is then its architecture (support_size, reference_encoder, appearance_match and the rest are its own; imgsz is
@@ -68,7 +70,7 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
                       train_crop=train_crop, n_way=n_way, n_query=n_query, n_episodes=n_episodes,
                       hard_episodes=hard_episodes, num_workers=num_workers)
     model = ModelConfig(imgsz=imgsz, support_size=support_size, reference_encoder=reference_encoder,
-                        appearance_match=appearance_match)
+                        appearance_match=appearance_match, backbone=backbone)
     if start_from is not None:
         from dataclasses import replace
 
