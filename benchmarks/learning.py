@@ -3,7 +3,8 @@ the candidate verifier beside it, calibrated on training videos) trained on a ge
 objects it never saw, side by side with the training-free template-matching baseline.
 
     python benchmarks/learning.py [--quick] [--out runs/learning] [--style realistic|simple] [--[no-]transfer]
-                                  [--eval_only] [recipe overrides: --epochs N --verifier_epochs N ...]
+                                  [--eval_only] [--max_frames N] [--minutes M]
+                                  [recipe overrides: --epochs N --verifier_epochs N ...]
                                   [pretrained ablations: --backbone mobilenetv2, --reference_encoder mobilenetv2
                                    --support_size 64; give them their own --out]
 
@@ -45,8 +46,8 @@ from refdet_lib.eval.scoring import METHODS, decisions_for, row, score_methods
 from refdet_lib.eval.scoring import split_paths as paths
 from refdet_lib.model import load_model
 from refdet_lib.runtime import machine_name
+from refdet_lib.train.course_weights import scaled_recipe
 from refdet_lib.train.recipes import (
-    LEARNING,
     LEARNING_QUICK,
     MORE_NOVEL,
     REPRESENTATIVE,
@@ -114,6 +115,8 @@ def main():
               "verifier_batches"):
         g.add_argument(f"--{k}", type=int, default=None)
     g.add_argument("--lr", type=float, default=None)
+    g.add_argument("--minutes", type=float, default=None,
+                   help="the training budget in all, its parts scaled alike (default: the recipe's 27.5)")
     g.add_argument("--backbone", default=None, choices=["yolov8", "mobilenetv2"],
                    help="query backbone (mobilenetv2: the ImageNet MobileNetV2 under YOLOv8's neck)")
     g.add_argument("--reference_encoder", default=None, choices=["siamese", "dinov2", "mobilenetv2"],
@@ -121,7 +124,9 @@ def main():
                         "--support_size a multiple of 32, e.g. 64)")
     a = ap.parse_args()
     a.transfer = not a.quick if a.transfer is None else a.transfer
-    recipe = copy.deepcopy(LEARNING_QUICK if a.quick else LEARNING)
+    if a.minutes is not None and (a.quick or not a.minutes > 0):
+        ap.error("--minutes: a positive budget, without --quick (whose parts run one epoch each)")
+    recipe = copy.deepcopy(LEARNING_QUICK) if a.quick else scaled_recipe(a.minutes)
     for k in ("epochs", "n_episodes", "imgsz", "train_crop", "support_size", "lr", "backbone", "reference_encoder"):
         if getattr(a, k) is not None:
             recipe["detector"][k] = getattr(a, k)

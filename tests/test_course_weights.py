@@ -169,6 +169,21 @@ def test_scaled_recipe_scales_the_budget_and_sets_the_frame_size_not_the_windows
 
 @needs_weights
 @pytest.mark.slow
+def _clip(src, dst, n):
+    """The first n frames of the video `src`, written as a real mp4 at `dst`."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    frames = [cap.read()[1] for _ in range(n)]
+    cap.release()
+    dst.parent.mkdir(parents=True)
+    w = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, frames[0].shape[1::-1])
+    for f in frames:
+        w.write(f)
+    w.release()
+    return dst
+
+
 def test_calibrate_at_another_imgsz_stores_it_and_predict_infers_at_it(tmp_path):
     """Small objects: `refdet calibrate --imgsz N` refits the decision for frames shown at N px and stores N, so
     `refdet predict` with that checkpoint infers at N; `predict --imgsz` overrides the size of any checkpoint."""
@@ -184,9 +199,10 @@ def test_calibrate_at_another_imgsz_stores_it_and_predict_infers_at_it(tmp_path)
     assert ckpt["decision"] != load_checkpoint(COURSE_WEIGHTS)["decision"]  # fitted anew at that size
     vdir = sorted(p for p in (train / "samples").iterdir() if p.is_dir())[0]
     refs = [str(p) for p in sorted((vdir / "object_images").glob("*.jpg"))[:3]]
+    clip = _clip(vdir / "drone_video.mp4", tmp_path / "clip" / "drone_video.mp4", 6)  # the size is what is checked
     for extra, size in (([], 704), (["--imgsz", "384"], 384)):
         r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "predict", "--checkpoint", str(cal), "--video",
-                            str(vdir / "drone_video.mp4"), "--references", *refs, "--out", str(tmp_path / "p"),
+                            str(clip), "--references", *refs, "--out", str(tmp_path / "p"),
                             *extra], capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 0, r.stderr[-2000:]
         assert f"(imgsz {size})" in r.stdout, r.stdout
