@@ -90,6 +90,7 @@ class RefDet(nn.Module):
         self._ref_emb = None  # per reference object, the verifier's (K, D) embeddings of its photos
         self._embed = None  # the verifier's frozen inference copy, made by set_references
         self._cue_emb = {}  # per cue, per reference object, (K, D) embeddings of its photos
+        self._cue_run = {}  # per cue, its frozen inference copy (for_inference), made by set_references
 
     # ------------------------------------------------------------------ training / raw outputs
     @property
@@ -187,6 +188,7 @@ class RefDet(nn.Module):
         self._refs, self._ref_emb, self._cue_emb = refs, ref_emb, cue_emb
         # what scores each frame's candidates until the next set_references: a frozen copy of the verifier as it is
         self._embed = inference_verifier(self.verifier) if ref_emb is not None else None
+        self._cue_run = {n: inference_verifier(c) for n, c in self.cues.items()}  # the cues' frozen copies
         return self
 
     def _verifier_references(self, net: nn.Module, size: int, images, per_object: list[torch.Tensor]) \
@@ -224,7 +226,7 @@ class RefDet(nn.Module):
 
     def clear_references(self) -> None:
         self._refs = self._ref_emb = self._embed = None
-        self._cue_emb = {}
+        self._cue_emb, self._cue_run = {}, {}
 
     @property
     def num_references(self) -> int:
@@ -284,7 +286,7 @@ class RefDet(nn.Module):
         v = self.verifier
         verifier = Cue(self._embed, self._ref_emb, v.config.crop_size, v.config.context) \
             if v is not None and self._ref_emb is not None else None
-        cues = {n: Cue(c, self._cue_emb[n], c.config.cue_crop_size, c.config.cue_context)
+        cues = {n: Cue(self._cue_run[n], self._cue_emb[n], c.config.cue_crop_size, c.config.cue_context)
                 for n, c in self.cues.items() if n in self._cue_emb}
         return decide_candidates(frame, boxes, det_scores, labels, self.decision, conf, max_det, verifier, cues)
 
