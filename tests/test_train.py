@@ -2,6 +2,7 @@
 triplet batches, 2-process DDP, and every flag of the guide's command lines."""
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shlex
@@ -104,9 +105,11 @@ def test_time_budget_shortens_the_run_and_still_anneals(tiny_root, tmp_path):
     tick = LambdaCallback(on_epoch_end=lambda tr, epoch, row: now.__setitem__(0, now[0] + 3.0))
     data, model, train, weights = tiny_configs(tiny_root, tmp_path / "b", epochs=8, val=False)
     train.save_interval = 100
+    before = copy.deepcopy((data, model, train, weights))
     tr = fit(data, model, train, weights, callbacks=[tick, TimeBudget(12 / 60, clock=lambda: now[0])])
     h = pd.read_csv(tmp_path / "b" / "history.csv")
     assert len(h) == tr.cfg.epochs == load_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 3
+    assert (data, model, train, weights) == before  # the plan changed inside the trainer, never the caller's configs
     assert h["lr"].iloc[-1] < 0.05 * tr.cfg.lr < h["lr"].max()  # annealed to (near) its floor at the end
 
 

@@ -215,7 +215,7 @@ def _run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, 
     if rank == 0:
         best = trainer.history.best("val_loss" if val_eps is not None else "train_loss")
         append_experiment(Path(train.checkpoint_dir).parent, {
-            "run": Path(train.checkpoint_dir).name, "stage": train.stage, "epochs": train.epochs, "lr": train.lr,
+            "run": Path(train.checkpoint_dir).name, "stage": train.stage, "epochs": trainer.cfg.epochs, "lr": train.lr,
             "n_way": data.n_way, "n_query": data.n_query, "n_episodes": data.n_episodes, "imgsz": model_cfg.imgsz,
             "weights": " ".join(f"{k}={v:g}" for k, v in weights.items()),
             "best_epoch": best["epoch"] if best else None,

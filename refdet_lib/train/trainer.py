@@ -17,6 +17,7 @@ What the loop guarantees:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -107,7 +108,8 @@ class Trainer:
     def __init__(self, model, criterion, train_loader, cfg: TrainConfig, val_loader=None, triplet_loader=None,
                  configs: Optional[dict] = None, callbacks: Optional[list[Callback]] = None, rank: int = 0,
                  world_size: int = 1, verbose: bool = True):
-        self.model, self.criterion, self.cfg = model, criterion, cfg
+        # its own copy: a time budget or a resume re-plans the epochs (replan), never the caller's config
+        self.model, self.criterion, self.cfg = model, criterion, dataclasses.replace(cfg)
         self.train_loader, self.val_loader, self.triplet_loader = train_loader, val_loader, triplet_loader
         self.configs = configs or {}
         self.callbacks = list(callbacks or [])
