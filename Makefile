@@ -47,6 +47,8 @@ learning: $(STAMP)
 MINUTES ?=
 OBJECT_SIZE ?=
 IMGSZ ?=
+# BACKBONE=yolov8|mobilenetv2: the query backbone (default: the recipe's)
+BACKBONE ?=
 # REFIT=1 [CUES=mobilenetv2] [SIZE=1]: no training, the committed weights given the frozen ImageNet cue and their
 # decision fitted again on the card's training videos (refdet_lib/train/course_refit.py)
 REFIT ?=
@@ -55,7 +57,7 @@ SIZE ?=
 weights: $(STAMP)
 	$(BIN)/refdet weights $(if $(REFIT),--refit $(if $(CUES),--cues $(subst $(comma), ,$(CUES))) $(if $(SIZE),--size)) \
 		$(if $(MINUTES),--minutes $(MINUTES)) $(if $(OBJECT_SIZE),--object_size $(OBJECT_SIZE)) \
-		$(if $(IMGSZ),--imgsz $(IMGSZ))
+		$(if $(IMGSZ),--imgsz $(IMGSZ)) $(if $(BACKBONE),--backbone $(BACKBONE))
 
 # the course as a static site: every notebook executed headless, then HTML with its pictures (site/index.html)
 site: $(STAMP)

@@ -7,6 +7,7 @@ Layers (imports run downward only; docs/contracts.md): config, errors, runtime, 
 eval, export -> train -> course, cli.
 """
 from . import _env  # noqa: F401  (offline settings first, before ultralytics/timm/albumentations load)
+from .log import set_verbosity
 from .config import (
                      LOSS_COMPONENTS,
                      STAGE_PRESETS,
@@ -22,4 +23,4 @@ from .config import (
 __version__ = "0.1.0"
 
 __all__ = ["AugmentConfig", "DataConfig", "LossConfig", "LossWeights", "LOSS_COMPONENTS", "ModelConfig",
-           "STAGE_PRESETS", "TrainConfig", "stage_weights", "__version__"]
+           "STAGE_PRESETS", "TrainConfig", "set_verbosity", "stage_weights", "__version__"]

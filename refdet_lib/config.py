@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
+from .errors import InputError
+
 
 @dataclass
 class AugmentConfig:
@@ -87,6 +89,20 @@ class VerifierConfig:
     cue_context: float = 1.6
 
 
+# the calibration window: the first CALIB_FRAMES frames of the first CALIB_VIDEOS training videos (every caller's
+# default: train-verifier, calibrate, the recipes, the card's decisions)
+CALIB_VIDEOS, CALIB_FRAMES = 12, 60
+IMGSZ_STRIDE = 32  # the head's coarsest stride (P5): a frame side must divide by it
+IMGSZ_MIN = 64     # the smallest frame the network takes: P5 is then 2 x 2 cells
+
+
+def check_imgsz(imgsz, what: str = "imgsz") -> int:
+    """The one check of a frame size (ModelConfig.imgsz, --imgsz everywhere): InputError naming `what`."""
+    if isinstance(imgsz, bool) or not isinstance(imgsz, int) or imgsz < IMGSZ_MIN or imgsz % IMGSZ_STRIDE:
+        raise InputError(f"{what} must be a multiple of {IMGSZ_STRIDE}, at least {IMGSZ_MIN} (got {imgsz!r})")
+    return imgsz
+
+
 @dataclass
 class ModelConfig:
     """The network and its input sizes (the one owner of imgsz and support_size: batches are made at the model's)."""
@@ -114,6 +130,9 @@ class ModelConfig:
     bn_momentum: float = 0.1         # BatchNorm running-stat momentum (ultralytics uses 0.03, made for 100k+ steps;
                                      # 0.03 leaves eval-mode stats far off after the few hundred steps of a CPU lesson)
     verifier: Optional[VerifierConfig] = None  # a candidate verifier travelling with the detector (None: none)
+    tiles: int = 0                   # inference: also look at every `tile_every`-th frame as tiles x tiles overlapping
+    tile_every: int = 1              # tiles (ops/tiles.py; 0: off); set by `refdet calibrate --tiles`, which fits the
+                                     # decision on those looks, so the scheme travels with the model it was fitted for
 
 
 @dataclass
@@ -172,7 +191,7 @@ STAGE_PRESETS: dict[int, dict[str, float]] = {
 def stage_weights(stage: int, **overrides: Optional[float]) -> LossWeights:
     """LossWeights for a stage, with explicit (non-None) overrides on top."""
     if stage not in STAGE_PRESETS:
-        raise ValueError(f"unknown stage {stage!r}: choose 1, 2 or 3")
+        raise InputError(f"unknown stage {stage!r}: choose 1, 2 or 3")
     w = LossWeights(**STAGE_PRESETS[stage])
     for k, v in overrides.items():
         if v is not None:

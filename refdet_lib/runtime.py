@@ -10,6 +10,8 @@ import os
 import torch
 import torch.nn as nn
 
+from .errors import InputError
+
 
 def select_device(name: str = "auto") -> torch.device:
     """auto -> CUDA when there is one, else the CPU, without a word (CPU is a normal place to learn)."""
@@ -18,14 +20,14 @@ def select_device(name: str = "auto") -> torch.device:
     try:
         dev = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+        raise InputError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
     if dev.type not in ("cpu", "cuda"):  # torch knows mps, meta, xpu...: the project runs on a CPU or CUDA
-        raise ValueError(f"--device {name}: expected auto, cpu, cuda or cuda:N (the project runs on a CPU or an "
+        raise InputError(f"--device {name}: expected auto, cpu, cuda or cuda:N (the project runs on a CPU or an "
                          "NVIDIA GPU)")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+        raise InputError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise InputError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
 
 

@@ -206,3 +206,21 @@ def test_calibrate_at_another_imgsz_stores_it_and_predict_infers_at_it(tmp_path)
                             *extra], capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 0, r.stderr[-2000:]
         assert f"(imgsz {size})" in r.stdout, r.stdout
+
+
+def test_the_card_says_what_the_weights_start_from_and_is_written_from_the_manifest():
+    """A recipe with the ImageNet backbone and the cue in the verifier's config is described as such; the per-video
+    table comes from the manifest, so `refresh_card` rewrites the card without scoring again."""
+    from refdet_lib.train.course_weights import card
+
+    man = json.loads(manifest_path(COURSE_WEIGHTS).read_text())
+    man.pop("refit", None)
+    man["recipe"]["detector"]["backbone"] = "mobilenetv2"
+    man["recipe"]["verifier"]["config"] = {"cues": ["mobilenetv2"]}
+    man["per_video_table"] = "conf = 0.12\nvideo  GT\nall    316"
+    text = card(man, {})
+    assert "query backbone starts from the ImageNet MobileNetV2" in text and "ImageNet MobileNetV2 backbone" in text
+    assert "as a cue (mobilenetv2" in text and "stage 2, from random init" not in text
+    assert "Per video on data_samples/test" in text and "all    316" in text
+    man["recipe"]["detector"].pop("backbone")
+    assert "YOLOv8n-RefDet from random initialisation" in card(man, {})

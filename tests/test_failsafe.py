@@ -90,6 +90,10 @@ def test_empty_intervals_and_binary_annotations_are_named(tiny_copy, capsys):
     (["evaluate", "--onnx", "{tmp}", "--test_data_root", "{samples}", "--test_annotations", "{ann}", "--imgsz",
       "640"], "--imgsz applies to a checkpoint: an ONNX export keeps"),
     (["weights", "--object_size", "40", "8", "--work", "{tmp}/onnx"], "--object_size needs 0 < MIN <= MAX"),
+    (["predict", "--checkpoint", "{ckpt}", "--video", "{mp4}", "--references", "{jpg}", "--tiles", "9"],
+     "--tiles must be 0 (off) or 2-8 (got 9)"),
+    (["evaluate", "--checkpoint", "{ckpt}", "--test_data_root", "{samples}", "--test_annotations", "{ann}",
+      "--tiles", "2", "--tile_every", "0"], "--tile_every must be 1 or more (got 0)"),
 ])
 def test_usage_errors_are_one_line_and_early(argv, text, tiny_root, tiny_checkpoint, tmp_path, capsys):
     samples, ann = paths(tiny_root)
@@ -188,9 +192,10 @@ def test_sigterm_is_handled_as_ctrl_c(tiny_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_onnx_matches_pytorch_and_reports_fps(tiny_checkpoint, tiny_root, tmp_path):
+@pytest.mark.parametrize("looks", [[], ["--tiles", "2", "--tile_every", "3"]])
+def test_predict_onnx_matches_pytorch_and_reports_fps(looks, tiny_checkpoint, tiny_root, tmp_path):
     """The exported graphs under onnxruntime on a generated video: the same boxes as the PyTorch path (within 1 px
-    on at least 99 % of frames), each path's FPS reported."""
+    on at least 99 % of frames), each path's FPS reported; with the frames' tiles too (one proposal code)."""
     samples, _ = paths(tiny_root)
     vdir = sorted(p for p in samples.iterdir() if p.is_dir())[0]
     refs = [str(p) for p in sorted((vdir / "object_images").glob("*.jpg"))]
@@ -199,7 +204,7 @@ def test_predict_onnx_matches_pytorch_and_reports_fps(tiny_checkpoint, tiny_root
     for name, flag in (("torch", ["--checkpoint", str(tiny_checkpoint)]), ("onnx", ["--onnx", str(tmp_path / "onnx")])):
         r = subprocess.run([sys.executable, "-m", "refdet_lib.cli", "predict", *flag, "--video",
                             str(vdir / "drone_video.mp4"), "--references", *refs, "--conf", "0", "--out",
-                            str(tmp_path / name)], capture_output=True, text=True, cwd=ROOT)
+                            str(tmp_path / name), *looks], capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 0, r.stderr[-2000:]
         fps[name] = float(r.stdout.split(" FPS")[0].split()[-1])
         subs[name] = {b["frame"]: np.array([b["x1"], b["y1"], b["x2"], b["y2"]])

@@ -11,7 +11,7 @@ from conftest import ROOT
 PKG = ROOT / "refdet_lib"
 # lowest first; a module may import its own layer and the ones before it
 LAYERS = [
-    ("refdet_lib", "refdet_lib._env", "refdet_lib.config", "refdet_lib.errors"),
+    ("refdet_lib", "refdet_lib._env", "refdet_lib.config", "refdet_lib.errors", "refdet_lib.log"),
     ("refdet_lib.runtime", "refdet_lib.ops"),
     ("refdet_lib.data",),
     ("refdet_lib.model",),

@@ -132,3 +132,22 @@ def load_export(make, export_dir) -> object:
         first = (str(e).strip().splitlines() or [""])[0][:160]
         raise UsageError(f"--onnx {export_dir} is not a usable export ({type(e).__name__}: {first}): write it again "
                          "with `refdet export --checkpoint ...`") from None
+
+
+def add_looks(s) -> None:
+    s.add_argument("--tiles", type=int, default=None, metavar="N", help="also look at each frame as N x N "
+                   "overlapping tiles at the full input size (2: about 1.8x larger objects, 4 more passes a frame; "
+                   "0: off; default: the scheme the model was calibrated with, `refdet calibrate --tiles`)")
+    s.add_argument("--tile_every", type=int, default=None, metavar="K", help="with --tiles: tile every Kth frame "
+                   "only (default: the model's, else 1)")
+
+
+def looks_of(a) -> dict:
+    """--tiles / --tile_every as predict_video's keywords ({} when not given: the model's own scheme); a UsageError
+    for impossible values."""
+    if a.tiles is not None and (a.tiles < 0 or a.tiles > 8 or a.tiles == 1):
+        raise UsageError(f"--tiles must be 0 (off) or 2-8 (got {a.tiles})")
+    if a.tile_every is not None and a.tile_every < 1:
+        raise UsageError(f"--tile_every must be 1 or more (got {a.tile_every})")
+    looks = {"tiles": a.tiles} if a.tiles is not None else {}
+    return looks | ({"tile_every": a.tile_every} if a.tile_every is not None else {})

@@ -57,7 +57,6 @@ def demo(args) -> int:
     from ..train.history import read_history
     from ..train.recipes import DATA_SAMPLES
     from ..train.run import run_training
-    from ..config import to_dict
     from ..errors import UsageError
 
     if args.epochs < 0:
@@ -90,7 +89,7 @@ def demo(args) -> int:
             print(f"  {int(r.epoch):5d}  {r.train_loss:10.3f}  " + "  ".join(
                 f"{r[f'train_{c}']:7.3f}" for c in ("bbox", "cls", "dfl", "supcon", "cpe")))
         from ..model.loading import load_model
-        from ..train.checkpoint import atomic_save
+        from ..model.artifact import Artifact
         from ..eval.scoring import split_paths
         from ..train.finetune import interpolate_weights, keep_operating_point
 
@@ -102,8 +101,7 @@ def demo(args) -> int:
               f"{op['threshold'][0]:.3f} -> {op['threshold'][1]:.3f} (the course weights report a box in "
               f"{op['threshold_rate'][0]:.0%} of the training frames, the fine-tuned model did in "
               f"{op['threshold_rate'][1]:.0%} at the old threshold)")
-        atomic_save({"model_state_dict": tuned.state_dict(), "config": {"model": to_dict(tuned.config)},
-                     "decision": tuned.decision.to_dict(), "stage": 2}, run_dir / "finetuned.pt")
+        Artifact.from_model(tuned, stage=2).save(run_dir / "finetuned.pt")
         res2, _ = _score(tuned, test, out, "finetuned")
         print(f"\nafter the fine-tune: {_summary(res2)}")
         print(f"before it:           {_summary(res)}")

@@ -11,8 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CUE_KINDS, VERIFIER_KINDS, DataConfig, VerifierConfig
+from ..config import (
+    CALIB_FRAMES,
+    CALIB_VIDEOS,
+    CUE_KINDS,
+    VERIFIER_KINDS,
+    DataConfig,
+    VerifierConfig,
+    check_imgsz,
+)
 from ..errors import DatasetError, UsageError
+from .checks import add_looks, looks_of
 
 
 def add_parsers(sub) -> None:
@@ -34,6 +43,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", default=None, help="folder for metrics.json and plots (default: next to the checkpoint)")
     s.add_argument("--imgsz", type=int, default=None, help="inference size, a multiple of 32 (default: the "
                    "checkpoint's)")
+    add_looks(s)
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("predict", help="find the referenced object in every frame of a video")
@@ -53,6 +63,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--max_gap", type=int, default=8, help="the tracker fills gaps of up to N frames in a track")
     s.add_argument("--imgsz", type=int, default=None, help="inference size, a multiple of 32 (default: the "
                    "checkpoint's; larger finds smaller objects, slower; `refdet calibrate --imgsz` refits at it)")
+    add_looks(s)
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("train-verifier", help="train the candidate verifier beside a detector, calibrate, save both")
@@ -73,8 +84,9 @@ def add_parsers(sub) -> None:
                    help="frozen pretrained embedders beside it, each one more input of the decision")
     s.add_argument("--crop_size", type=int, default=VerifierConfig().crop_size)
     s.add_argument("--top_k", type=int, default=VerifierConfig().top_k, help="candidates per frame it re-scores")
-    s.add_argument("--calib_videos", type=int, default=12, help="training videos the decision is calibrated on")
-    s.add_argument("--calib_frames", type=int, default=60, help="frames of each (from the start)")
+    s.add_argument("--calib_videos", type=int, default=CALIB_VIDEOS, help="training videos the decision is "
+                   "calibrated on")
+    s.add_argument("--calib_frames", type=int, default=CALIB_FRAMES, help="frames of each (from the start)")
     s.add_argument("--checkpoint_dir", default="./checkpoints/verifier")
     s.add_argument("--resume", default=None, help="the verifier's last.pt to continue from")
     s.add_argument("--num_workers", type=int, default=DataConfig().num_workers)
@@ -85,8 +97,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--data_root", default=DataConfig().data_root)
     s.add_argument("--annotations", default=DataConfig().annotations)
-    s.add_argument("--videos", type=int, default=12)
-    s.add_argument("--frames", type=int, default=60)
+    s.add_argument("--videos", type=int, default=CALIB_VIDEOS)
+    s.add_argument("--frames", type=int, default=CALIB_FRAMES)
     s.add_argument("--out", default=None, help="the calibrated checkpoint (default: beside it, *_calibrated.pt)")
     s.add_argument("--imgsz", type=int, default=None, help="the inference size to fit the decision at, a multiple "
                    "of 32, stored in the calibrated checkpoint (default: the checkpoint's)")
@@ -95,6 +107,7 @@ def add_parsers(sub) -> None:
                    "them)")
     s.add_argument("--size", action="store_true", help="also fit on the candidates' size relative to the frame and "
                    "each cosine's product with it (where a cue's reliability changes with size)")
+    add_looks(s)  # with --tiles: candidates from those looks, the look's magnification a decision input, stored
     s.add_argument("--device", default="auto")
 
     s = sub.add_parser("export", help="ONNX export: reference encoder + detector (+ verifier), parity check, INT8")
@@ -161,6 +174,9 @@ def add_parsers(sub) -> None:
                    help="the training set's object sizes, longest box side in px (default: the course weights')")
     s.add_argument("--imgsz", type=int, default=None,
                    help="the frames' size in training and inference, a multiple of 32 (default: the recipe's 640)")
+    s.add_argument("--backbone", default=None, choices=["yolov8", "mobilenetv2"],
+                   help="the query backbone (default: the recipe's; mobilenetv2: the ImageNet MobileNetV2 under "
+                   "YOLOv8's neck)")
     s.add_argument("--refit", action="store_true", help="no training: put --cues beside the committed weights' "
                    "verifier, fit their decision again on the card's training videos, pack, score, write the card")
     s.add_argument("--cues", nargs="*", default=["mobilenetv2"], choices=CUE_KINDS, help="with --refit: the frozen "
@@ -235,16 +251,16 @@ def cmd_evaluate(a) -> int:
         if getattr(a, flag) is not None and not Path(getattr(a, flag)).exists():
             raise UsageError(f"--{flag}: {getattr(a, flag)} does not exist")
     _check_shots(shots, a.test_data_root)
-    size = _imgsz(a)
+    size, looks = _imgsz(a), looks_of(a)
     src = Path(a.onnx) if a.onnx else Path(a.checkpoint).parent
     out = Path(a.out) if a.out else src / "eval"
     if a.onnx:
         from ..eval.evaluate import evaluate_model
         res = evaluate_model(onnx_model(a.onnx, a.device), a.test_data_root, a.test_annotations, shots, a.conf,
-                             a.iou, out, track=a.track)
+                             a.iou, out, track=a.track, **looks)
     else:
         res = evaluate_checkpoint(a.checkpoint, a.test_data_root, a.test_annotations, shots, a.conf, a.iou, out,
-                                  a.device, track=a.track, **size)
+                                  a.device, track=a.track, **size, **looks)
     print()
     for shot, r in res.items():
         o = r["overall"]
@@ -277,9 +293,7 @@ def _imgsz(a) -> dict:
         return {}
     if getattr(a, "onnx", None) is not None:
         raise UsageError("--imgsz applies to a checkpoint: an ONNX export keeps the size it was exported at")
-    if a.imgsz % 32 or a.imgsz < 64:
-        raise UsageError(f"--imgsz must be a multiple of 32, at least 64 (got {a.imgsz})")
-    return {"imgsz": a.imgsz}
+    return {"imgsz": check_imgsz(a.imgsz, "--imgsz")}
 
 
 def _check_shots(shots, data_root) -> None:
@@ -317,7 +331,7 @@ def cmd_predict(a) -> int:
         raise UsageError(f"--out {a.out} is a file: give a folder for the annotated mp4 and submission.json")
     if a.checkpoint is not None and a.onnx is not None:
         raise UsageError("give --checkpoint or --onnx, not both")
-    size = _imgsz(a)
+    size, looks = _imgsz(a), looks_of(a)
     out, info = Path(a.out) if a.out else Path("runs/predict") / vid, video_info(video)
     check_writable(out, ["submission.json", f"{vid}_pred.mp4"], (info["width"], info["height"]), info["fps"])
     if a.onnx is not None:
@@ -333,7 +347,7 @@ def cmd_predict(a) -> int:
     model.set_references(images)
     dec = model.decision
     conf = a.conf if a.conf is not None else (dec.threshold if a.track else dec.frame_threshold)
-    dets, stats = predict_video(model, video, conf=conf, iou=a.iou, track=a.track, max_gap=a.max_gap)
+    dets, stats = predict_video(model, video, conf=conf, iou=a.iou, track=a.track, max_gap=a.max_gap, **looks)
     sub, mp4 = out / "submission.json", out / f"{vid}_pred.mp4"
     tmp_mp4, tmp_sub = temp_name(mp4), temp_name(sub)  # both written, then renamed: never half a set of outputs
     try:
@@ -389,7 +403,8 @@ def cmd_calibrate(a) -> int:
     for flag in ("videos", "frames"):
         if getattr(a, flag) < 1:
             raise UsageError(f"--{flag} must be >= 1 (got {getattr(a, flag)})")
-    model = load_model(a.checkpoint, select_device(a.device), **_imgsz(a))
+    looks = looks_of(a)  # the scheme to fit the decision for, stored in the calibrated checkpoint
+    model = load_model(a.checkpoint, select_device(a.device), **_imgsz(a), **looks)
     if a.cues is not None:
         if model.verifier is None:
             raise UsageError(f"--cues: {a.checkpoint} has no verifier for them to sit beside (refdet train-verifier "
@@ -401,7 +416,8 @@ def cmd_calibrate(a) -> int:
         raise UsageError(f"{a.checkpoint}: none of its candidates covers the object in the first {a.frames} frames "
                          f"of {len(vids)} video(s) of {a.annotations}: nothing to fit the decision on (more "
                          "--frames or --videos, or a model trained longer)")
-    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands, size=a.size)
+    dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands, size=a.size,
+                    scale=model.config.tiles >= 2)
     out = Path(a.out) if a.out else Path(a.checkpoint).with_name(Path(a.checkpoint).stem + "_calibrated.pt")
     save_refdet(model, a.checkpoint, out)
     print(f"{dec.formula()}; threshold {dec.threshold:.2f} (tracked), {dec.frame_threshold:.2f} (frames alone)\n"
@@ -465,6 +481,8 @@ def cmd_weights(a) -> int:
         raise UsageError(f"--imgsz must be above the recipe's 320 px windows (got {a.imgsz})")
     if a.object_size is not None:
         kw["object_size"] = tuple(a.object_size)
+    if a.backbone:
+        kw["backbone"] = a.backbone
     make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style, **kw)
     return 0
 

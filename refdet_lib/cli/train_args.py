@@ -23,6 +23,7 @@ from ..config import (
     LossWeights,
     ModelConfig,
     TrainConfig,
+    check_imgsz,
     stage_weights,
 )
 from ..errors import UsageError
@@ -132,8 +133,7 @@ def _check(a: argparse.Namespace) -> None:
             raise UsageError(f"--{k} must be a finite number (got {v})")
     if a.stage not in (1, 2, 3):
         raise UsageError(f"--stage must be 1, 2 or 3 (got {a.stage})")
-    if a.imgsz < 32 or a.imgsz % 32:
-        raise UsageError(f"--imgsz must be a positive multiple of 32 (got {a.imgsz})")
+    check_imgsz(a.imgsz, "--imgsz")
     if a.train_crop and (a.train_crop % 32 or not 0 < a.train_crop < a.imgsz):
         raise UsageError(f"--train_crop must be a multiple of 32 below --imgsz {a.imgsz} (got {a.train_crop})")
     if not 0.0 <= a.hard_episodes <= 1.0:

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..data.annotations import REF_DIR, VIDEO_NAME
+from ..errors import InputError
 from ..ops.runs import runs
 
 
@@ -71,7 +72,7 @@ def make_broken_copy(data_root: str | Path, annotations: str | Path, out_dir: st
     data_root, out = Path(data_root), Path(out_dir)
     anns = json.loads(Path(annotations).read_text())
     if len(anns) < 3:
-        raise ValueError(f"{annotations}: need at least 3 videos to break, found {len(anns)}")
+        raise InputError(f"{annotations}: need at least 3 videos to break, found {len(anns)}")
     if out.exists():
         shutil.rmtree(out)
     samples = out / "samples"

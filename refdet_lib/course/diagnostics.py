@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..train.step import batch_loss
 
 GAP_OK, GAP_OVERFIT = 0.05, 0.1   # the guide: val within 0.05 of train is healthy, a gap above 0.1 is overfitting
@@ -154,7 +155,7 @@ def train_val_gap(history):
 
     df = history if isinstance(history, pd.DataFrame) else read_history(history)
     if "val_loss" not in df or df["val_loss"].isna().all():
-        raise ValueError("the history has no val_loss: train with --test_data_root/--test_annotations to get one")
+        raise InputError("the history has no val_loss: train with --test_data_root/--test_annotations to get one")
     out = df[["epoch", "train_loss", "val_loss"]].copy()
     out["gap"] = out["val_loss"] - out["train_loss"]
     out["verdict"] = ["ok" if g < GAP_OK else ("watch" if g <= GAP_OVERFIT else "overfitting") for g in out["gap"]]
@@ -229,7 +230,7 @@ def show_video_frames(video: str | Path, frames: Sequence[int], ncols: int = 3, 
 
     frames = sorted(set(int(f) for f in frames))
     if not frames:
-        raise ValueError("no frames to show")
+        raise InputError("no frames to show")
     imgs = dict(iter_frames(video, frames))
     ncols = min(ncols, len(frames))
     nrows = -(-len(frames) // ncols)
@@ -256,7 +257,7 @@ def detection_agreement(a: list[dict], b: list[dict], names: tuple = ("a", "b"))
     from ..ops.boxes import box_iou
 
     if len(a) != len(b):
-        raise ValueError(f"detection lists differ in length ({len(a)} vs {len(b)}): not the same frames")
+        raise InputError(f"detection lists differ in length ({len(a)} vs {len(b)}): not the same frames")
     rows = []
     for i, (da, db) in enumerate(zip(a, b)):
         sa = float(da["scores"].max()) if len(da["scores"]) else 0.0

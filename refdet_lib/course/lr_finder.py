@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig
+from ..errors import InputError
 from ..train.optim import param_groups
 from ..train.step import batch_loss
 
@@ -36,9 +37,9 @@ def lr_find(model, criterion, loader, start: float = 1e-7, end: float = 1.0, ste
     batches.
     """
     if not (0 < start < end):
-        raise ValueError(f"lr_find needs 0 < start < end (got start={start}, end={end})")
+        raise InputError(f"lr_find needs 0 < start < end (got start={start}, end={end})")
     if steps < 2:
-        raise ValueError(f"lr_find needs steps >= 2 (got {steps})")
+        raise InputError(f"lr_find needs steps >= 2 (got {steps})")
     cfg = cfg or TrainConfig()
     device = next(model.parameters()).device
     saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(criterion.state_dict()), model.training) \
@@ -90,11 +91,11 @@ def suggest_lr(lrs, losses) -> float:
     lucky step while blowing up) is never the answer. A curve whose first point is its lowest gives that first LR."""
     lrs, losses = np.asarray(lrs, np.float64), np.asarray(losses, np.float64)
     if len(lrs) == 0 or len(lrs) != len(losses):
-        raise ValueError(f"suggest_lr needs equally long, non-empty lrs and losses (got {len(lrs)}, {len(losses)})")
+        raise InputError(f"suggest_lr needs equally long, non-empty lrs and losses (got {len(lrs)}, {len(losses)})")
     ok = np.isfinite(losses)
     lrs, losses = lrs[ok], losses[ok]
     if len(lrs) == 0:
-        raise ValueError("suggest_lr: every loss is NaN or infinite")
+        raise InputError("suggest_lr: every loss is NaN or infinite")
     i_min = int(np.argmin(losses))
     if i_min == 0 or len(lrs) < 2:
         return float(lrs[0])

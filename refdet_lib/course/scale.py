@@ -1,7 +1,8 @@
-"""One model at two inference sizes (notebook 08): a ten-pixel object spans one or two cells of the detector's finest
-grid (stride 8), so it is often not proposed at all; shown at twice the size (`refdet predict --imgsz 1280`) it spans
-four, the size at which the same weights find larger objects. What that buys on the smallest object, and what it
-costs in time, measured side by side in one run."""
+"""One model under several proposal schemes (notebook 08): a ten-pixel object spans one or two cells of the
+detector's finest grid (stride 8), so it is often not proposed at all; shown at twice the size (`refdet predict
+--imgsz 1280`) it spans four, the size at which the same weights find larger objects, and in a 2 x 2 tile (`--tiles
+2`, ops/tiles.py) about three and a half, while the frame's own look keeps the large ones. What each buys on the
+smallest object, and what it costs in time, measured side by side in one run."""
 from __future__ import annotations
 
 import time
@@ -34,24 +35,35 @@ def compare_sizes(checkpoint, data_root, annotations, videos: Sequence[str], siz
     """The checkpoint at each inference size on these videos (3 photos, tracking, its stored threshold): a row per
     size and video, then one for all of them ("all": mAP@0.5, precision, recall as the checklist counts them, mean
     ST-IoU), with seconds a video; and {size: (predictions, ground truth)} for `plot_sizes`."""
+    rows, preds = compare_schemes(checkpoint, data_root, annotations, videos,
+                                  {int(s): {"imgsz": int(s)} for s in sizes}, max_frames, device)
+    return rows, preds
+
+
+def compare_schemes(checkpoint, data_root, annotations, videos: Sequence[str], schemes: dict,
+                    max_frames: Optional[int] = None, device: str = "cpu") -> tuple[list[dict], dict]:
+    """compare_sizes for any proposal schemes: {name: {"imgsz"?, "tiles"?, "tile_every"?}} (e.g. the frame at its
+    size, at twice it, and with 2 x 2 tiles every 4th frame, ops/tiles.py); rows carry "scheme" and "imgsz"."""
     rows, preds = [], {}
-    for size in sizes:
-        model = load_model(checkpoint, device, imgsz=int(size))
+    for name, sch in schemes.items():
+        model = load_model(checkpoint, device, **({"imgsz": int(sch["imgsz"])} if sch.get("imgsz") else {}))
+        looks = {k: int(sch.get(k, d)) for k, d in (("tiles", 0), ("tile_every", 1))}
         out: dict = {}
         t0 = time.perf_counter()
         res = evaluate_model(model, data_root, annotations, shots=(3,), max_frames=max_frames, videos=list(videos),
-                             progress=False, verbose=False, predictions=out, track=True)["3-shot"]
+                             progress=False, verbose=False, predictions=out, track=True, **looks)["3-shot"]
         sec = (time.perf_counter() - t0) / len(videos)
-        o = res["overall"]  # all the videos' boxes in one list: the checklist's figures at this size
+        o = res["overall"]  # all the videos' boxes in one list: the checklist's figures for this scheme
         for v, m in [*((v, res["per_video"][v]) for v in videos), ("all", {**o, "st_iou": res["mean_st_iou"]})]:
-            rows.append({"video": v, "imgsz": int(size), "mAP@0.5": m["map50"], "precision": m["precision"],
-                         "recall": m["recall"], "st_iou": m["st_iou"], "seconds a video": sec, "conf": res["conf"]})
-        preds[int(size)] = out["3-shot"]
+            rows.append({"video": v, "scheme": name, "imgsz": model.config.imgsz, "mAP@0.5": m["map50"],
+                         "precision": m["precision"], "recall": m["recall"], "st_iou": m["st_iou"],
+                         "seconds a video": sec, "conf": res["conf"]})
+        preds[name] = out["3-shot"]
     return rows, preds
 
 
 def plot_sizes(preds: dict, data_root, video: str, conf: float, n: int = 6, pad: int = 28, zoom: int = 4):
-    """Rows: inference sizes; columns: the same annotated frames, cropped around the object and enlarged, with the
+    """Rows: inference sizes or schemes (preds' order); columns: the same annotated frames, cropped around the object and enlarged, with the
     reported box (green, its score) and the ground truth (red)."""
     gts = next(iter(preds.values()))[1][video]
     ann = [f for f in sorted(gts) if len(gts[f])]
@@ -69,14 +81,15 @@ def plot_sizes(preds: dict, data_root, video: str, conf: float, n: int = 6, pad:
         o = np.array([max(0, x1 - pad), max(0, y1 - pad)] * 2, np.float32)  # the crop's corner, twice (x1y1x2y2)
         crop = frame[int(o[1]): min(h, y2 + pad), int(o[0]): min(w, x2 + pad)]
         big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
-        for r, (size, (p, _)) in enumerate(sorted(preds.items())):
+        for r, (size, (p, _)) in enumerate(preds.items()):
             tb = top_box(p[video].get(f))
             boxes, scores = ([(tb[0] - o) * zoom], [tb[1]]) if tb and tb[1] >= conf else ([], [])
             # boxes drawn after enlarging: a 2 px line on an 11 px object would hide it
             axes[r, c].imshow(draw(big, boxes, scores, (gt - o) * zoom))
             said = "nothing reported" if not boxes else (
                 "found" if box_iou(tb[0][None], gt).max() >= 0.5 else "a box elsewhere")
-            axes[r, c].set_title(f"imgsz {size}, frame {f}: {said}", fontsize=8)
+            label = size if isinstance(size, str) else f"imgsz {size}"
+            axes[r, c].set_title(f"{label}, frame {f}: {said}", fontsize=8)
     fig.suptitle(f"{video}: reported box (green) vs ground truth (red), {2 * pad} px around the object, x{zoom}")
     fig.tight_layout()
     return fig

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from .._env import PROJECT_ROOT
+from ..errors import InputError
 from ..train.recipes import DATA_SAMPLES, small_configs
 
 DEFAULT_RUNS = PROJECT_ROOT / "runs" / "course"
@@ -64,7 +65,7 @@ def start_weights(start_from: str = "course") -> Optional[Path]:
     from ..model.loading import course_weights
 
     if start_from not in START_FROM:
-        raise ValueError(f"start_from={start_from!r}: choose 'course' (the course weights) or 'scratch'")
+        raise InputError(f"start_from={start_from!r}: choose 'course' (the course weights) or 'scratch'")
     return course_weights() if start_from == "course" else None
 
 

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..config import LOSS_COMPONENTS as COMPONENTS
+from ..errors import InputError
 from ..eval.plots import plot_examples, plot_pr_curves, plot_st_iou_bars  # noqa: F401  (the course's one viz module)
 from ..ops.images import draw
 
@@ -69,12 +70,12 @@ def load_histories(histories) -> dict:
         histories = {(Path(h).name if not isinstance(h, pd.DataFrame) else f"run{i}"): h
                      for i, h in enumerate(histories)}
     if not histories:
-        raise ValueError("no histories given")
+        raise InputError("no histories given")
     out = {}
     for name, h in histories.items():
         df = h if isinstance(h, pd.DataFrame) else read_history(h)
         if "epoch" not in df:
-            raise ValueError(f"history {name!r} has no 'epoch' column (is it a history.csv?)")
+            raise InputError(f"history {name!r} has no 'epoch' column (is it a history.csv?)")
         out[str(name)] = df
     return out
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import LOSS_COMPONENTS as COMPONENTS
 from ..config import LossWeights
+from ..errors import InputError
 from . import viz
 from .viz import CURVES, SPLITS, load_histories, plot_curves, select_curves  # noqa: F401  (the curve viewer's)
 
@@ -86,7 +87,7 @@ def components_from(obj, prefix: str = "train_") -> dict:
 
     if isinstance(obj, pd.DataFrame):
         if obj.empty:
-            raise ValueError("the history is empty: no epoch has finished yet")
+            raise InputError("the history is empty: no epoch has finished yet")
         obj = obj.iloc[-1]
     if isinstance(obj, pd.Series):
         obj = obj.to_dict()
@@ -182,7 +183,7 @@ def loss_weight_panel(components, weights=None, recorded_weights=None, static: O
         components = read_history(run)
     if is_history_row(components) or hasattr(components, "columns"):
         if recorded_weights is None:
-            raise ValueError("history rows hold *weighted* components: pass recorded_weights (e.g. "
+            raise InputError("history rows hold *weighted* components: pass recorded_weights (e.g. "
                              "run_loss_weights(run_dir)) so they can be turned back into raw values")
         row = components.iloc[-1] if hasattr(components, "columns") else components
         if f"{prefix}loss" in row and row[f"{prefix}loss"] == row[f"{prefix}loss"]:
@@ -271,7 +272,7 @@ def episode_browser(episode_dataset, index: int = 0, max_frames: int = 8, static
     """
     n = len(episode_dataset)
     if n == 0:
-        raise ValueError("the episode dataset is empty")
+        raise InputError("the episode dataset is empty")
     if not 0 <= index < n:
         raise IndexError(f"episode {index} out of range (the dataset has {n} episodes)")
     if _static(static):

@@ -18,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..errors import InputError
 from ..ops.images import read_rgb
 from .video import resize_max_side
 
@@ -61,24 +62,24 @@ class CocoDetectionDataset:
         try:
             d = json.loads(f.read_text())
         except ValueError as e:
-            raise ValueError(f"{f}: not valid JSON ({e})") from None
+            raise InputError(f"{f}: not valid JSON ({e})") from None
         if not isinstance(d, dict):
-            raise ValueError(f"{f}: top level must be a dict with {', '.join(COCO_KEYS)}, got {type(d).__name__}")
+            raise InputError(f"{f}: top level must be a dict with {', '.join(COCO_KEYS)}, got {type(d).__name__}")
         for k in COCO_KEYS:
             if k not in d:
-                raise ValueError(f"{f}: missing key '{k}' (a COCO json needs {', '.join(COCO_KEYS)})")
+                raise InputError(f"{f}: missing key '{k}' (a COCO json needs {', '.join(COCO_KEYS)})")
             if not isinstance(d[k], list):
-                raise ValueError(f"{f}: '{k}' must be a list, got {type(d[k]).__name__}")
+                raise InputError(f"{f}: '{k}' must be a list, got {type(d[k]).__name__}")
 
         cats = {}
         for j, c in enumerate(d["categories"]):
             if not isinstance(c, dict) or not isinstance(c.get("id"), int):
-                raise ValueError(f"{f}: categories[{j}]: missing or non-integer 'id'")
+                raise InputError(f"{f}: categories[{j}]: missing or non-integer 'id'")
             if c["id"] in cats:
-                raise ValueError(f"{f}: categories[{j}]: duplicate category id {c['id']}")
+                raise InputError(f"{f}: categories[{j}]: duplicate category id {c['id']}")
             cats[c["id"]] = str(c.get("name", c["id"]))
         if not cats:
-            raise ValueError(f"{f}: 'categories' is empty (stage 1 needs at least one base class)")
+            raise InputError(f"{f}: 'categories' is empty (stage 1 needs at least one base class)")
         self.cat_ids = sorted(cats)
         self.classes = [cats[i] for i in self.cat_ids]
         cat_to_label = {c: k for k, c in enumerate(self.cat_ids)}
@@ -86,14 +87,14 @@ class CocoDetectionDataset:
         index, self.images, self.sizes = {}, [], []
         for j, im in enumerate(d["images"]):
             if not isinstance(im, dict):
-                raise ValueError(f"{f}: images[{j}] must be a dict, got {type(im).__name__}")
+                raise InputError(f"{f}: images[{j}] must be a dict, got {type(im).__name__}")
             for k in ("id", "file_name", "width", "height"):
                 if k not in im:
-                    raise ValueError(f"{f}: images[{j}]: missing '{k}'")
+                    raise InputError(f"{f}: images[{j}]: missing '{k}'")
             if im["id"] in index:
-                raise ValueError(f"{f}: images[{j}]: duplicate image id {im['id']}")
+                raise InputError(f"{f}: images[{j}]: duplicate image id {im['id']}")
             if not (_number(im["width"]) and _number(im["height"]) and im["width"] > 0 and im["height"] > 0):
-                raise ValueError(f"{f}: images[{j}] ({im['file_name']}): width/height must be positive numbers, "
+                raise InputError(f"{f}: images[{j}] ({im['file_name']}): width/height must be positive numbers, "
                                  f"got {im['width']!r} x {im['height']!r}")
             p = self.image_root / str(im["file_name"])
             if not p.is_file():
@@ -103,24 +104,24 @@ class CocoDetectionDataset:
             self.images.append(p)
             self.sizes.append((float(im["width"]), float(im["height"])))
         if not self.images:
-            raise ValueError(f"{f}: 'images' is empty")
+            raise InputError(f"{f}: 'images' is empty")
 
         per_img: list[list[tuple[int, float, float, float, float]]] = [[] for _ in self.images]
         for j, a in enumerate(d["annotations"]):
             where = f"{f}: annotations[{j}]" + (f" (id {a['id']})" if isinstance(a, dict) and "id" in a else "")
             if not isinstance(a, dict):
-                raise ValueError(f"{where} must be a dict, got {type(a).__name__}")
+                raise InputError(f"{where} must be a dict, got {type(a).__name__}")
             for k in ("image_id", "category_id", "bbox"):
                 if k not in a:
-                    raise ValueError(f"{where}: missing '{k}'")
+                    raise InputError(f"{where}: missing '{k}'")
             if not isinstance(a["image_id"], (int, str)) or a["image_id"] not in index:
-                raise ValueError(f"{where}: image_id {a['image_id']!r} is not in 'images'")
+                raise InputError(f"{where}: image_id {a['image_id']!r} is not in 'images'")
             if not isinstance(a["category_id"], int) or a["category_id"] not in cat_to_label:
-                raise ValueError(f"{where}: category_id {a['category_id']!r} is not in 'categories' "
+                raise InputError(f"{where}: category_id {a['category_id']!r} is not in 'categories' "
                                  f"(ids {self.cat_ids})")
             b = a["bbox"]
             if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(_number(v) for v in b)):
-                raise ValueError(f"{where}: bbox must be 4 numbers [x, y, w, h] in pixels, got {b!r}")
+                raise InputError(f"{where}: bbox must be 4 numbers [x, y, w, h] in pixels, got {b!r}")
             if a.get("iscrowd", 0):
                 continue
             i = index[a["image_id"]]
@@ -143,7 +144,7 @@ class CocoDetectionDataset:
         jw, jh = self.sizes[i]
         if (w, h) != (jw, jh):  # images shrunk after export keep their boxes; a different shape is the wrong file
             if abs(w / h - jw / jh) > 0.01 * jw / jh:
-                raise ValueError(f"{self.images[i]} is {w}x{h} but {self.json_path} says {jw:g}x{jh:g}")
+                raise InputError(f"{self.images[i]} is {w}x{h} but {self.json_path} says {jw:g}x{jh:g}")
             boxes = boxes * np.array([w / jw, h / jh, w / jw, h / jh], np.float32)
         img, s = resize_max_side(img, self.max_side)
         if s != 1.0:

@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..ops.boxes import square_resize
 from ..ops.images import crop_patches, to_tensor
 from .augment import rotate_hue
@@ -74,7 +75,7 @@ class CropBatches(torch.utils.data.Dataset):
         self.videos = list(dataset.classes) if dataset is not None else []
         self.pos = dataset.indices_by_video(positives_only=True) if dataset is not None else {}
         if not (self.videos or (bank is not None and len(bank)) or n_fresh):
-            raise ValueError("CropBatches needs training videos, a generated bank or fresh identities")
+            raise InputError("CropBatches needs training videos, a generated bank or fresh identities")
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

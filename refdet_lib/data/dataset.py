@@ -16,6 +16,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..errors import InputError
+from ..log import bars
 from ..ops.images import read_rgb
 from .annotations import VIDEO_NAME, list_reference_images, validate_dataset
 from .video import FrameCache, max_side_scale, read_frame, resize_max_side, video_info
@@ -52,7 +54,7 @@ class RefDetDataset:
                  negatives_per_video: int = 8, cache_dir: Optional[str | Path] = None, validate: bool = True,
                  n_shot: Optional[int] = None, verbose: bool = False):
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
         self.data_root = Path(data_root)
         self.annotations_file = Path(annotations_file)
         self.mode = mode
@@ -105,7 +107,7 @@ class RefDetDataset:
         from tqdm.auto import tqdm
 
         decoded = 0
-        bar = tqdm(self.classes, desc="frame cache", disable=not verbose, leave=False)
+        bar = tqdm(self.classes, desc="frame cache", disable=not bars(verbose), leave=False)
         for v in bar:
             decoded += self.cache.prepare(v, self.video_paths[v], self.frames_of(v), self.frame_size)
         return decoded

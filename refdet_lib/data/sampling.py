@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..errors import InputError
+
 NEGATIVE_STRATEGIES = ("background", "cross_class", "mixed")
 
 
@@ -74,20 +76,20 @@ class EpisodeSampler:
                  fixed: bool = False):
         self.videos = list(dataset.classes)
         if n_way < 1 or n_query < 1 or n_episodes < 1:
-            raise ValueError(f"n_way, n_query and n_episodes must be >= 1 (got {n_way}, {n_query}, {n_episodes})")
+            raise InputError(f"n_way, n_query and n_episodes must be >= 1 (got {n_way}, {n_query}, {n_episodes})")
         if n_way > len(self.videos):
-            raise ValueError(f"n_way={n_way} is larger than the number of videos in {dataset.data_root} "
+            raise InputError(f"n_way={n_way} is larger than the number of videos in {dataset.data_root} "
                              f"({len(self.videos)})")
         self.pos = dataset.indices_by_video(positives_only=True)
         allv = dataset.indices_by_video()
         self.neg = {v: [i for i in allv[v] if i >= dataset.n_positive] for v in self.videos}
         empty = [v for v in self.videos if not self.pos[v]]
         if empty:
-            raise ValueError(f"videos without annotated frames cannot be episode objects: {empty}")
+            raise InputError(f"videos without annotated frames cannot be episode objects: {empty}")
         self.n_way, self.n_query, self.n_episodes = n_way, n_query, n_episodes
         self.seed, self.neg_fraction = seed, neg_fraction
         if not 0.0 <= hard_fraction <= 1.0:
-            raise ValueError(f"hard_fraction (hard episodes) must be in [0, 1], got {hard_fraction}")
+            raise InputError(f"hard_fraction (hard episodes) must be in [0, 1], got {hard_fraction}")
         self.hard_fraction = hard_fraction
         self.alike = look_alikes(reference_descriptors(dataset)) if hard_fraction > 0 and n_way > 1 else None
         self.rank, self.world_size = rank, world_size
@@ -149,9 +151,9 @@ class TripletSampler:
     def __init__(self, dataset, batch_size: int = 8, negative_strategy: str = "mixed", n_batches: int = 30,
                  seed: int = 0):
         if negative_strategy not in NEGATIVE_STRATEGIES:
-            raise ValueError(f"negative_strategy must be one of {NEGATIVE_STRATEGIES}, got {negative_strategy!r}")
+            raise InputError(f"negative_strategy must be one of {NEGATIVE_STRATEGIES}, got {negative_strategy!r}")
         if negative_strategy != "background" and len(dataset.classes) < 2:
-            raise ValueError("cross_class negatives need at least 2 videos")
+            raise InputError("cross_class negatives need at least 2 videos")
         self.ds = dataset
         self.batch_size, self.strategy, self.n_batches, self.seed = batch_size, negative_strategy, n_batches, seed
         self.pos = dataset.indices_by_video(positives_only=True)
@@ -198,7 +200,7 @@ def split_batches(n_batches: int, triplet_ratio: float) -> tuple[int, int]:
     """The guide's mixed batches: of `n_batches` per epoch, round(n_batches * ratio) are triplet batches and the
     rest episodes -> (n_episodes, n_triplets). At least one episode stays."""
     if not 0.0 <= triplet_ratio <= 1.0:
-        raise ValueError(f"triplet_ratio must be in [0, 1], got {triplet_ratio}")
+        raise InputError(f"triplet_ratio must be in [0, 1], got {triplet_ratio}")
     n_tri = min(int(round(n_batches * triplet_ratio)), max(n_batches - 1, 0))
     return n_batches - n_tri, n_tri
 

@@ -19,7 +19,7 @@ from typing import Iterable, Optional
 import cv2
 import numpy as np
 
-from ..errors import DatasetError, Problem
+from ..errors import DatasetError, InputError, Problem
 from .annotations import IMAGE_EXTS, video_id_problem
 
 # Frames decoded by this process (tests and benchmarks read it to prove the cache works).
@@ -129,7 +129,7 @@ class FrameCache:
     def _paths(self, video_id: str, video_path: Path, size: Optional[int]) -> tuple[Path, Path]:
         why = video_id_problem(video_id)  # its folder must stay inside the cache root
         if why:
-            raise ValueError(f"frame cache: {why}")
+            raise InputError(f"frame cache: {why}")
         d = self.root / f"{video_id}-{_video_signature(video_path)}"
         tag = "orig" if not size else str(int(size))
         return d / f"{tag}.npy", d / f"{tag}.json"

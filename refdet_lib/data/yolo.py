@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..ops.boxes import boxes_to_letterbox, letterbox
 from ..ops.images import read_rgb, to_tensor
 from .annotations import IMAGE_EXTS
@@ -30,7 +31,7 @@ def read_data_yaml(path: str | Path) -> dict:
     d = yaml.safe_load(path.read_text()) or {}
     for k in ("train", "names"):
         if k not in d:
-            raise ValueError(f"{path}: missing key '{k}' (a YOLO data.yaml needs path, train, val, names)")
+            raise InputError(f"{path}: missing key '{k}' (a YOLO data.yaml needs path, train, val, names)")
     names = d["names"]
     d["names"] = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
     d["root"] = (path.parent / d.get("path", ".")).resolve() if not Path(d.get("path", ".")).is_absolute() \
@@ -48,13 +49,13 @@ class YoloDetectionDataset:
     def __init__(self, data_yaml: str | Path, split: str = "train"):
         self.cfg = read_data_yaml(data_yaml)
         if split not in self.cfg:
-            raise ValueError(f"{data_yaml}: no '{split}' split")
+            raise InputError(f"{data_yaml}: no '{split}' split")
         img_dir = self.cfg["root"] / self.cfg[split]
         if not img_dir.is_dir():
             raise FileNotFoundError(f"{data_yaml}: image folder {img_dir} ({split}) not found")
         self.images = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS)
         if not self.images:
-            raise ValueError(f"{img_dir}: no images")
+            raise InputError(f"{img_dir}: no images")
         self.classes = self.cfg["names"]
         self.labels = [self._read_labels(p) for p in self.images]
 
@@ -76,9 +77,9 @@ class YoloDetectionDataset:
             try:
                 c, cx, cy, w, h = int(vals[0]), *map(float, vals[1:5])
             except (ValueError, IndexError):
-                raise ValueError(f"{lp}: line {ln}: expected 'class cx cy w h', got {line!r}") from None
+                raise InputError(f"{lp}: line {ln}: expected 'class cx cy w h', got {line!r}") from None
             if not 0 <= c < len(self.classes):
-                raise ValueError(f"{lp}: line {ln}: class {c} not in names (0..{len(self.classes) - 1})")
+                raise InputError(f"{lp}: line {ln}: class {c} not in names (0..{len(self.classes) - 1})")
             rows.append((c, cx, cy, w, h))
         return np.array(rows, np.float32).reshape(-1, 5)
 

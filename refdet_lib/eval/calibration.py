@@ -21,6 +21,7 @@ import torch
 
 from ..data.annotations import VIDEO_NAME, list_reference_images, validate_dataset
 from ..data.video import iter_frames
+from ..errors import InputError
 from ..model.refdet import CANDIDATE_CONF
 from ..model.verifier import Decision, decision_features, logit
 from ..ops.boxes import box_iou
@@ -32,20 +33,25 @@ GRID = tuple(np.round(np.arange(0.02, 0.96, 0.02), 2))
 
 
 def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
-                       max_frames: Optional[int] = None, shots: int = 3, batch_size: int = 8) -> dict:
-    """{video: {"frames": {frame: {"boxes", "det_scores", "cosines", "cue_cosines", "rel_size", "hit"}},
-    "gt": {frame: (m, 4)}}} with the model's raw candidates (top-k per frame at the lowest score)."""
+                       max_frames: Optional[int] = None, shots: int = 3, batch_size: int = 8,
+                       tiles: Optional[int] = None, tile_every: Optional[int] = None) -> dict:
+    """{video: {"frames": {frame: {"boxes", "det_scores", "cosines", "cue_cosines", "rel_size", "scale", "hit"}},
+    "gt": {frame: (m, 4)}}} with the model's raw candidates (top-k per frame at the lowest score); tiles,
+    tile_every: the finer looks, as predict_video takes them (None: the model's own, `model.looks`)."""
     anns, _ = validate_dataset(data_root, annotations)
     vids = sorted(anns) if videos is None else list(videos)
-    kept, model.decision = model.decision, Decision()  # raw candidates: the scores as the detector gives them
     try:
-        return _collect(model, Path(data_root), anns, vids, max_frames, shots, batch_size)
+        own = getattr(model, "looks", None) or {}
+        tiles = own.get("tiles", 0) if tiles is None else tiles
+        tile_every = own.get("tile_every", 1) if tile_every is None else tile_every
+        looks = {"tiles": tiles, "tile_every": max(1, tile_every)} if tiles >= 2 else {}
+        return _collect(model, Path(data_root), anns, vids, max_frames, shots, batch_size, looks)
     finally:
         model.clear_references()
-        model.decision = kept
 
 
-def _collect(model, data_root: Path, anns: dict, vids: list, max_frames, shots: int, batch_size: int) -> dict:
+def _collect(model, data_root: Path, anns: dict, vids: list, max_frames, shots: int, batch_size: int,
+             looks: dict) -> dict:
     out = {}
     for vid in vids:
         model.set_references(read_images(list_reference_images(data_root / vid)[:shots]))
@@ -55,12 +61,16 @@ def _collect(model, data_root: Path, anns: dict, vids: list, max_frames, shots: 
             idx.append(i)
             buf.append(f)
         for b0 in range(0, len(buf), batch_size):
-            for i, r in zip(idx[b0:b0 + batch_size], model.predict(buf[b0:b0 + batch_size], conf=CANDIDATE_CONF,
-                                                                   max_det=100)):
+            part = idx[b0:b0 + batch_size]
+            tiled = {"tiles": looks["tiles"], "tiled": [i % looks["tile_every"] == 0 for i in part]} if looks else {}
+            # Decision(): the raw candidates, the scores as the detector gives them (the model's own is untouched)
+            for i, r in zip(part, model.predict(buf[b0:b0 + batch_size], conf=CANDIDATE_CONF, max_det=100,
+                                                decision=Decision(), **tiled)):
                 g = anns[vid].boxes.get(i, np.zeros((0, 4), np.float32))
                 iou = box_iou(r["boxes"], g).max(1) if len(g) and len(r["boxes"]) else np.zeros(len(r["boxes"]))
                 cand[i] = {"boxes": r["boxes"], "det_scores": r["det_scores"], "cosines": r["cosines"],
-                           "cue_cosines": r.get("cue_cosines", {}), "rel_size": r.get("rel_size"), "hit": iou >= 0.5}
+                           "cue_cosines": r.get("cue_cosines", {}), "rel_size": r.get("rel_size"),
+                           "scale": r.get("scale"), "hit": iou >= 0.5}
         gt = {i: anns[vid].boxes.get(i, np.zeros((0, 4), np.float32)) for i in idx}
         out[vid] = {"frames": cand, "gt": gt, "video": data_root / vid / VIDEO_NAME}
     return out
@@ -71,7 +81,7 @@ def candidate_features(d: dict, use_verifier: bool = True) -> Optional[dict]:
     if d.get("rel_size") is None:
         return None
     return decision_features(d["rel_size"], d["cosines"] if use_verifier else None,
-                             d.get("cue_cosines") if use_verifier else None)
+                             d.get("cue_cosines") if use_verifier else None, d.get("scale"))
 
 
 def available_features(cands: dict, use_verifier: bool = True) -> list[str]:
@@ -101,7 +111,7 @@ def fit_decision(cands: dict, use_verifier: bool = True, features: Optional[Sequ
     if names:
         feats = [candidate_features(d, use_verifier) for d in frames]
         if any(f is None for f in feats):
-            raise ValueError("fit_decision: these candidates carry no sizes; collect them again to fit on features")
+            raise InputError("fit_decision: these candidates carry no sizes; collect them again to fit on features")
         cols += [np.concatenate([f[n] for f in feats]) for n in names]
     X = torch.tensor(np.stack(cols, 1), dtype=torch.float64)
     y = torch.tensor(np.concatenate([d["hit"] for d in frames]), dtype=torch.float64)
@@ -162,17 +172,19 @@ def choose_thresholds(cands: dict, decision: Decision, use_verifier: bool = True
 
 def calibrate(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
               max_frames: Optional[int] = None, use_verifier: Optional[bool] = None,
-              cands: Optional[dict] = None, features: Optional[Sequence[str]] = None, size: bool = False) -> Decision:
+              cands: Optional[dict] = None, features: Optional[Sequence[str]] = None, size: bool = False,
+              scale: bool = False) -> Decision:
     """Fit the decision on these (training) videos and choose its two thresholds; sets and returns model.decision.
-    features: decision_features names to fit on (None: decision_inputs' choice, with `size` or not)."""
+    features: decision_features names to fit on (None: decision_inputs' choice, with `size` or not, with the
+    look's magnification `scale` or not: only for candidates collected with tiles)."""
     use_verifier = model.verifier is not None if use_verifier is None else use_verifier
     cands = cands if cands is not None else collect_candidates(model, data_root, annotations, videos, max_frames)
-    names = decision_inputs(cands, use_verifier, size) if features is None else list(features)
+    names = decision_inputs(cands, use_verifier, size, scale) if features is None else list(features)
     model.decision = choose_thresholds(cands, fit_decision(cands, use_verifier, names), use_verifier)
     return model.decision
 
 
-def decision_inputs(cands: dict, use_verifier: bool = True, size: bool = False) -> list[str]:
+def decision_inputs(cands: dict, use_verifier: bool = True, size: bool = False, scale: bool = False) -> list[str]:
     """The features a calibration fits on: with a verifier, each frozen cue's cosine, and with `size` also the
     candidate's size and every cosine's product with it; a detector alone stays two-input. Size is not the default:
     fitted on generated training videos it moved no figure of the novel sets (benchmarks/cues.py, results/cues.json),
@@ -180,4 +192,5 @@ def decision_inputs(cands: dict, use_verifier: bool = True, size: bool = False) 
     does change with size."""
     if not use_verifier:
         return []
-    return [n for n in available_features(cands, use_verifier) if size or "size" not in n]
+    return [n for n in available_features(cands, use_verifier)
+            if (size or "size" not in n) and (scale or n != "log_scale")]

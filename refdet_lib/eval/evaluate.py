@@ -7,14 +7,18 @@ false positive, and ST-IoU counts it against the score, as the challenge does. T
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
 from ..data.annotations import VIDEO_NAME, list_reference_images, validate_dataset
+from ..errors import InputError
 from .inference import predict_video, read_images
 from .metrics import evaluate_videos, format_table, save_json
+
+log = logging.getLogger(__name__)
 
 MAP_CONF = 0.001  # mAP needs the whole ranking: keep low-score detections (as ultralytics' val does)
 
@@ -23,7 +27,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
                    conf: Optional[float] = None, iou: float = 0.5, out_dir: Optional[str | Path] = None,
                    progress: bool = True, verbose: bool = True, max_frames: Optional[int] = None,
                    videos: Optional[Sequence[str]] = None, predictions: Optional[dict] = None,
-                   track: bool = False) -> dict:
+                   track: bool = False, tiles: Optional[int] = None, tile_every: Optional[int] = None) -> dict:
     """{f"{k}-shot": evaluate_videos(...) results} for each k in `shots`; writes metrics.json and plots to out_dir.
 
     conf: the operating point of precision, recall and ST-IoU; None = the model's calibrated threshold
@@ -32,6 +36,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
 
     max_frames: score only the first N frames of each video (quick checks in lessons and tests).
     videos: score only these video ids (default: every video of the annotations).
+    tiles, tile_every: the finer looks (predict_video), e.g. tiles=2, tile_every=4 (None: the model's own).
     predictions: a dict to fill with {"k-shot": (predictions, ground truth) per video}, to score again at other
     confidence thresholds with `metrics.evaluate_videos` without running the model again.
     """
@@ -42,7 +47,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
     if videos is not None:
         missing = sorted(set(videos) - set(anns))
         if missing:
-            raise ValueError(f"videos not in {annotations}: {', '.join(missing)}")
+            raise InputError(f"videos not in {annotations}: {', '.join(missing)}")
         anns = {v: anns[v] for v in videos}
     data_root = Path(data_root)
     results, preds_by_shot = {}, {}
@@ -54,7 +59,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
             video = data_root / vid / VIDEO_NAME
             frames = None if max_frames is None else list(range(max_frames))
             dets, _ = predict_video(model, video, conf=MAP_CONF, iou=iou, progress=progress, frames=frames,
-                                    track=track)
+                                    track=track, tiles=tiles, tile_every=tile_every)
             preds[vid] = dets
             gts[vid] = {f: np.zeros((0, 4), np.float32) for f in dets}
             gts[vid].update({f: b for f, b in anns[vid].boxes.items() if max_frames is None or f < max_frames})
@@ -62,8 +67,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
         results[f"{k}-shot"] = res
         preds_by_shot[f"{k}-shot"] = (preds, gts)
         if verbose:
-            print(f"\n{k}-shot ({len(refs)} reference image(s) per object)")
-            print(format_table(res))
+            log.info(f"\n{k}-shot ({len(refs)} reference image(s) per object)\n{format_table(res)}")
     model.clear_references()
     if predictions is not None:
         predictions.update(preds_by_shot)
@@ -73,7 +77,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
         from .plots import save_evaluation_plots
         save_evaluation_plots(results, preds_by_shot, data_root, out, conf=conf)
         if verbose:
-            print(f"\nmetrics.json and plots written to {out}")
+            log.info(f"\nmetrics.json and plots written to {out}")
     return results
 
 

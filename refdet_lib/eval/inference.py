@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.video import iter_frames, video_info
 from ..errors import DatasetError, Problem
+from ..log import bars
 from ..model.refdet import CANDIDATE_CONF
 from ..ops.images import draw, read_rgb
 
@@ -25,8 +26,12 @@ Detections = dict[int, dict]  # frame -> {"boxes": (n, 4), "scores": (n,)}
 
 def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5, batch_size: int = 8,
                   max_det: int = 20, progress: bool = True, frames: Optional[list[int]] = None, track: bool = False,
-                  max_gap: int = 8) -> tuple[Detections, dict]:
+                  max_gap: int = 8, tiles: Optional[int] = None, tile_every: Optional[int] = None
+                  ) -> tuple[Detections, dict]:
     """Run a model with cached references over a video; returns ({frame: detections}, {"fps", "frames", "seconds"}).
+
+    tiles N >= 2: every `tile_every`-th frame is also looked at as N x N tiles (RefDet.predict, ops/tiles.py);
+    None: the model's own scheme (`model.looks`, what its decision was calibrated with; none for a model without).
 
     track: one box per frame from the tracker (every candidate goes in; the tracked boxes scoring >= conf come
     out, as calibration chose the threshold); else every detection scoring >= conf."""
@@ -42,14 +47,18 @@ def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5
     idx, buf = [], []
     t0 = time.perf_counter()
     total = info["frames"] if frames is None else len({int(f) for f in frames if 0 <= int(f) < info["frames"]})
-    bar = tqdm(total=total, desc=f"predict {Path(video).parent.name or Path(video).name}", disable=not progress,
+    bar = tqdm(total=total, desc=f"predict {Path(video).parent.name or Path(video).name}", disable=not bars(progress),
                unit="frame", leave=False)
 
     conf_in = min(conf, CANDIDATE_CONF) if track else conf
+    own = getattr(model, "looks", None) or {}
+    tiles = own.get("tiles", 0) if tiles is None else tiles
+    tile_every = own.get("tile_every", 1) if tile_every is None else tile_every
 
     def flush():
+        looks = {"tiles": tiles, "tiled": [i % max(1, tile_every) == 0 for i in idx]} if tiles >= 2 else {}
         for i, f, r in zip(idx, buf, model.predict(buf, conf=conf_in, iou=iou, max_det=max_det,
-                                                   batch_size=batch_size)):
+                                                   batch_size=batch_size, **looks)):
             out[i] = {"boxes": r["boxes"], "scores": r["scores"]}
             if tracker is not None:
                 tracker.update(i, out[i], f)

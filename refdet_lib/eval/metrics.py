@@ -35,6 +35,7 @@ import torch
 from ultralytics.engine.validator import BaseValidator
 from ultralytics.utils.metrics import compute_ap
 
+from ..errors import InputError
 from ..ops.boxes import box_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCO's 0.50:0.05:0.95, same values as np.arange(0.5, 0.96, 0.05)
@@ -55,7 +56,7 @@ def match_predictions(pred_boxes: np.ndarray, pred_scores: np.ndarray, gt_boxes:
     gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     thresholds = np.atleast_1d(np.asarray(iou_thresholds, dtype=np.float64))
     if len(pred_scores) != len(pred_boxes):
-        raise ValueError(f"match_predictions: {len(pred_boxes)} boxes but {len(pred_scores)} scores")
+        raise InputError(f"match_predictions: {len(pred_boxes)} boxes but {len(pred_scores)} scores")
     if len(pred_boxes) == 0 or len(gt_boxes) == 0:
         return np.zeros((len(pred_boxes), len(thresholds)), dtype=bool)
     order = np.argsort(-pred_scores, kind="stable")
@@ -92,9 +93,9 @@ def _as_boxes(x: Any, where: str) -> np.ndarray:
     if arr.shape == (4,):
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{where}: boxes must have shape (n, 4) x1y1x2y2, got {arr.shape}")
+        raise InputError(f"{where}: boxes must have shape (n, 4) x1y1x2y2, got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{where}: boxes contain NaN or inf")
+        raise InputError(f"{where}: boxes contain NaN or inf")
     return arr
 
 
@@ -107,17 +108,17 @@ def _as_pred(p: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(p, Mapping):
         missing = {"boxes", "scores"} - set(p)
         if missing:
-            raise ValueError(f"{where}: prediction dict lacks {sorted(missing)} (needs 'boxes' and 'scores')")
+            raise InputError(f"{where}: prediction dict lacks {sorted(missing)} (needs 'boxes' and 'scores')")
         boxes = _as_boxes(p["boxes"], f"{where}['boxes']")
         scores = np.asarray(p["scores"], dtype=np.float64).reshape(-1)
         if len(scores) != len(boxes):
-            raise ValueError(f"{where}: {len(boxes)} boxes but {len(scores)} scores")
+            raise InputError(f"{where}: {len(boxes)} boxes but {len(scores)} scores")
         if not np.isfinite(scores).all():
-            raise ValueError(f"{where}['scores']: contains NaN or inf")
+            raise InputError(f"{where}['scores']: contains NaN or inf")
         return boxes, scores
     boxes = _as_boxes(p, where)
     if len(boxes) > 1:
-        raise ValueError(f"{where}: {len(boxes)} boxes given without scores; pass {{'boxes': ..., 'scores': ...}}")
+        raise InputError(f"{where}: {len(boxes)} boxes given without scores; pass {{'boxes': ..., 'scores': ...}}")
     return boxes, np.ones(len(boxes))
 
 
@@ -220,7 +221,7 @@ def mean_st_iou(per_video: Mapping[str, Any]) -> float:
     Values are floats or per-video metric dicts holding "st_iou" (as in `evaluate_videos(...)["per_video"]`).
     """
     if not per_video:
-        raise ValueError("mean_st_iou: no videos given")
+        raise InputError("mean_st_iou: no videos given")
     vals = [v["st_iou"] if isinstance(v, Mapping) else v for v in per_video.values()]
     return float(np.mean(np.asarray(vals, dtype=np.float64)))
 
@@ -247,10 +248,10 @@ def evaluate_videos(
     _check_mapping(pred_by_video, "pred_by_video")
     _check_mapping(gt_by_video, "gt_by_video")
     if not gt_by_video:
-        raise ValueError("evaluate_videos: gt_by_video is empty")
+        raise InputError("evaluate_videos: gt_by_video is empty")
     unknown = sorted(map(str, set(pred_by_video) - set(gt_by_video)))
     if unknown:
-        raise ValueError(f"evaluate_videos: predictions for videos without ground truth: {unknown}")
+        raise InputError(f"evaluate_videos: predictions for videos without ground truth: {unknown}")
     pooled_p, pooled_g, per_video = {}, {}, {}
     for vid, gts in gt_by_video.items():
         preds = _check_mapping(pred_by_video.get(vid, {}), f"pred_by_video[{vid!r}]")
@@ -259,7 +260,7 @@ def evaluate_videos(
             m = detection_metrics(preds, gts, conf, iou_thresholds)
             s = st_iou(preds, gts, conf)
         except ValueError as e:
-            raise ValueError(f"video {vid!r}: {e}") from None
+            raise InputError(f"video {vid!r}: {e}") from None
         per_video[vid] = {k: m[k] for k in ("map50", "map50_95", "precision", "recall", "f1", "n_gt", "n_pred",
                                             "n_pred_conf")}
         per_video[vid]["st_iou"] = s

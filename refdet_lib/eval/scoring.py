@@ -13,8 +13,15 @@ import copy
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..config import CALIB_FRAMES, CALIB_VIDEOS
 from ..model.verifier import Decision
-from .calibration import choose_thresholds, collect_candidates, decide, fit_decision, ground_truth
+from .calibration import (
+    choose_thresholds,
+    collect_candidates,
+    decide,
+    fit_decision,
+    ground_truth,
+)
 from .metrics import evaluate_videos
 
 METHODS = ("detector", "verifier", "verifier_track")
@@ -33,7 +40,7 @@ def row(res: dict) -> dict:
             "recall": o["recall"], "st_iou": res["mean_st_iou"], "n_pred": o["n_pred_conf"], "conf": res["conf"]}
 
 
-def decisions_for(model, train_root, videos: int = 12, frames: int = 60,
+def decisions_for(model, train_root, videos: int = CALIB_VIDEOS, frames: int = CALIB_FRAMES,
                   cands: Optional[dict] = None) -> dict[str, Decision]:
     """{"verifier": the checkpoint's stored decision, "detector": one fitted the same way on the same training
     videos without the verifier} (the 'detector alone' rows); `cands`: those videos' candidates, when collected."""
@@ -43,7 +50,7 @@ def decisions_for(model, train_root, videos: int = 12, frames: int = 60,
     return {"detector": det, "verifier": copy.deepcopy(model.decision)}
 
 
-def calibration_candidates(model, train_root, videos: int = 12, frames: int = 60) -> dict:
+def calibration_candidates(model, train_root, videos: int = CALIB_VIDEOS, frames: int = CALIB_FRAMES) -> dict:
     """The candidates of a generated training set's first `videos` videos, `frames` frames each: the calibration
     window every decision of the course weights and the benchmarks is fitted on."""
     samples, ann = split_paths(train_root)

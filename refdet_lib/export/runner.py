@@ -90,11 +90,16 @@ class OnnxRefDet:
     def raw(self, images: np.ndarray):
         return self.det.run(None, {"images": images.astype(np.float32), **self.refs})
 
+    @property
+    def looks(self) -> dict:
+        """The proposal scheme the exported model was calibrated with (export.json; none in older exports)."""
+        return dict(self.meta.get("looks") or {"tiles": 0, "tile_every": 1})
+
     def predict(self, frames: list[np.ndarray], conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
-                batch_size: int = 8) -> list[dict]:
-        from ..model.refdet import CANDIDATE_CONF
+                batch_size: int = 8, tiles: int = 0, tiled=None, decision=None) -> list[dict]:
+        """RefDet.predict's contract, run by onnxruntime (tiles, tiled: the finer looks, ops/tiles.py)."""
         from ..model.verifier import Cue, decide_candidates
-        from ..ops.boxes import boxes_from_letterbox, letterbox, nms_per_class
+        from ..ops.tiles import frame_candidates
 
         if self.refs is None:
             raise RuntimeError("predict() needs references: call set_references(images) first")
@@ -107,16 +112,28 @@ class OnnxRefDet:
         res = []
         for b0 in range(0, len(frames), batch_size):
             chunk = frames[b0:b0 + batch_size]
-            lb = [letterbox(f, self.meta["imgsz"]) for f in chunk]
-            x = np.stack([l[0] for l in lb]).transpose(0, 3, 1, 2).astype(np.float32) / 255
-            boxes, scores = self.raw(x)
-            for f, (_, r, pad), b, s in zip(chunk, lb, boxes, scores):
-                d = nms_per_class(torch.from_numpy(b), torch.from_numpy(s), min(conf, CANDIDATE_CONF), iou, k)
-                res.append(decide_candidates(
-                    f, boxes_from_letterbox(d["boxes"], r, pad, f.shape[:2]).numpy().astype(np.float32),
-                    d["scores"].numpy().astype(np.float32), d["labels"].numpy().astype(np.int64), self.decision,
-                    conf, max_det, verifier, cues))
+            which = None if tiled is None else list(tiled[b0:b0 + batch_size])
+            for f, (boxes, det, labels, scale) in zip(chunk, frame_candidates(self.propose, chunk, conf, iou, k,
+                                                                               batch_size, tiles, which)):
+                res.append(decide_candidates(f, boxes, det, labels, decision or self.decision, conf, max_det,
+                                             verifier, cues, scale))
         return res
+
+    def propose(self, images: list[np.ndarray], conf: float, iou: float, k: int) -> list[tuple]:
+        """Letterbox to the export's square -> detector graph -> class-wise NMS -> per image (boxes in its own
+        pixels, det_scores, labels), as RefDet.propose."""
+        from ..model.refdet import CANDIDATE_CONF
+        from ..ops.boxes import boxes_from_letterbox, letterbox, nms_per_class
+
+        lb = [letterbox(f, self.meta["imgsz"]) for f in images]
+        x = np.stack([l[0] for l in lb]).transpose(0, 3, 1, 2).astype(np.float32) / 255
+        boxes, scores = self.raw(x)
+        out = []
+        for f, (_, r, pad), b, s in zip(images, lb, boxes, scores):
+            d = nms_per_class(torch.from_numpy(b), torch.from_numpy(s), min(conf, CANDIDATE_CONF), iou, k)
+            out.append((boxes_from_letterbox(d["boxes"], r, pad, f.shape[:2]).numpy().astype(np.float32),
+                        d["scores"].numpy().astype(np.float32), d["labels"].numpy().astype(np.int64)))
+        return out
 
 
 def parity_check(model, export_dir: str | Path, n_frames: int = 2, seed: int = 0) -> dict:

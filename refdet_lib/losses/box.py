@@ -28,6 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ultralytics.utils.metrics import bbox_iou
 
+from ..errors import InputError
+
 
 class WIoUv3Loss(nn.Module):
     """Wise-IoU v3 per box. `forward(pred (n,4), target (n,4)) -> (n,)`, both x1y1x2y2 in the same units."""
@@ -35,7 +37,7 @@ class WIoUv3Loss(nn.Module):
     def __init__(self, momentum: float = 0.01, alpha: float = 1.9, delta: float = 3.0, eps: float = 1e-7):
         super().__init__()
         if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"wiou_momentum must be in [0, 1], got {momentum}")
+            raise InputError(f"wiou_momentum must be in [0, 1], got {momentum}")
         self.momentum, self.alpha, self.delta, self.eps = momentum, alpha, delta, eps
         self.register_buffer("iou_mean", torch.tensor(1.0))  # running mean of L_IoU
 

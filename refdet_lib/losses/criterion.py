@@ -29,6 +29,7 @@ from ultralytics.utils.tal import TaskAlignedAssigner, bbox2dist
 
 from ..config import LOSS_COMPONENTS as COMPONENTS
 from ..config import LossConfig, LossWeights
+from ..errors import InputError
 from ..ops.boxes import dfl_decode
 from .box import WIoUv3Loss, dfl_loss
 from .contrastive import CPELoss, SupConLoss
@@ -106,7 +107,7 @@ class Criterion(nn.Module):
         elif stage in (2, 3):
             logits, label_key = out["proto_logits"], "cls"
         else:
-            raise ValueError(f"unknown stage {stage!r}: choose 1, 2 or 3")
+            raise InputError(f"unknown stage {stage!r}: choose 1, 2 or 3")
 
         pred_dist = out["box_dist"].float().permute(0, 2, 1).contiguous()  # (B, A, 4*reg_max)
         pred_scores = logits.float().permute(0, 2, 1).contiguous()  # (B, A, nc)

@@ -23,6 +23,8 @@ import torch.nn as nn
 from ultralytics.nn.tasks import parse_model, yaml_model_load
 from ultralytics.utils.torch_utils import initialize_weights
 
+from ..errors import InputError
+
 DETECT_INDEX = 22  # index of the Detect layer in yolov8.yaml; our head plays its role
 LOW_INDEX = 2  # yolov8.yaml's first C2f: stride 4, the fine features the appearance match compares (model/match.py)
 
@@ -49,7 +51,7 @@ def read_yolo_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError:
         ckpt = _trusted_load(path)
     except Exception as e:  # truncated, not a torch file
-        raise ValueError(f"yolo_weights {str(path)!r}: not a readable checkpoint ({type(e).__name__}: "
+        raise InputError(f"yolo_weights {str(path)!r}: not a readable checkpoint ({type(e).__name__}: "
                          f"{str(e)[:160]})") from None
     if isinstance(ckpt, dict) and ("ema" in ckpt or "model" in ckpt):
         m = ckpt.get("ema") or ckpt.get("model")
@@ -59,7 +61,7 @@ def read_yolo_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     elif isinstance(ckpt, dict) and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         sd = ckpt
     else:
-        raise ValueError(f"yolo_weights {str(path)!r}: not an ultralytics checkpoint (no 'model' key, no state dict)")
+        raise InputError(f"yolo_weights {str(path)!r}: not an ultralytics checkpoint (no 'model' key, no state dict)")
     return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
 
 
@@ -92,10 +94,10 @@ def _trusted_load(path: Path):
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception as e:
-        raise ValueError(f"yolo_weights {str(path)!r}: not a readable checkpoint ({type(e).__name__})") from None
+        raise InputError(f"yolo_weights {str(path)!r}: not a readable checkpoint ({type(e).__name__})") from None
     foreign = [n for n in names if n not in TRUSTED_NAMES and not _trusted_class(n)]
     if foreign:
-        raise ValueError(f"yolo_weights {str(path)!r}: refused, its pickle would run {', '.join(foreign[:3])}, which "
+        raise InputError(f"yolo_weights {str(path)!r}: refused, its pickle would run {', '.join(foreign[:3])}, which "
                          "no ultralytics checkpoint needs (nothing was run)")
     warnings.warn(f"{path}: trusted as ultralytics' yolov8n.pt, which pickles whole modules: loaded with "
                   "torch.load(weights_only=False) once its imports were checked (README: Checkpoints)",
@@ -132,7 +134,7 @@ class YoloBackbone(nn.Module):
         super().__init__()
         d = yaml_model_load("yolov8.yaml")  # ultralytics' packaged yaml
         if scale not in d["scales"]:
-            raise ValueError(f"yolo_scale {scale!r}: choose one of {', '.join(d['scales'])}")
+            raise InputError(f"yolo_scale {scale!r}: choose one of {', '.join(d['scales'])}")
         d = copy.deepcopy(d)
         d["scale"] = scale
         detect = d["head"][-1]
@@ -153,7 +155,7 @@ class YoloBackbone(nn.Module):
     def forward(self, x: torch.Tensor, low: bool = False):
         """-> [P3, P4, P5]; with low=True -> ([P3, P4, P5], stride-4 features (B, low_channels, S/4, S/4))."""
         if x.shape[-1] % 32 or x.shape[-2] % 32:
-            raise ValueError(f"query size {tuple(x.shape[-2:])} must be a multiple of 32 (strides 8/16/32)")
+            raise InputError(f"query size {tuple(x.shape[-2:])} must be a multiple of 32 (strides 8/16/32)")
         y = []  # outputs kept for later Concat layers (ultralytics' BaseModel._predict_once, minus the extras)
         for m in self.model:
             if m.f != -1:
@@ -183,5 +185,5 @@ def build_backbone(scale: str = "n", weights: str | Path | dict | None = None) -
         sd = weights if isinstance(weights, dict) else read_yolo_checkpoint(weights)
         bb.load_report = copy_matching(bb, sd)
         if bb.load_report.loaded == 0:
-            raise ValueError(f"yolo_weights: no tensor matched the YOLOv8{scale} backbone (wrong scale or model?)")
+            raise InputError(f"yolo_weights: no tensor matched the YOLOv8{scale} backbone (wrong scale or model?)")
     return bb

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ultralytics.nn.modules import DFL, Conv, DWConv
 
+from ..errors import InputError
 from ..ops.boxes import dfl_decode
 
 HEAD_MODES = ("standard", "prototype", "dual")
@@ -28,7 +29,7 @@ class DualHead(nn.Module):
                  embed_dim: int = 128, mode: str = "dual"):
         super().__init__()
         if mode not in HEAD_MODES:
-            raise ValueError(f"head_mode {mode!r}: choose one of {', '.join(HEAD_MODES)}")
+            raise InputError(f"head_mode {mode!r}: choose one of {', '.join(HEAD_MODES)}")
         self.mode, self.nc, self.reg_max, self.embed_dim = mode, nc_base, reg_max, embed_dim
         self.strides = tuple(strides)
         ch = channels

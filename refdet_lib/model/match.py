@@ -24,13 +24,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from ultralytics.nn.modules import Conv
 
+from ..errors import InputError
+
 
 class AppearanceMatch(nn.Module):
     def __init__(self, c_low: int = 32, dim: int = 32, parts: int = 9, centre: float = 0.6, init_weight: float = 1.0):
         super().__init__()
         g = int(round(math.sqrt(parts)))
         if g * g != parts:
-            raise ValueError(f"appearance parts {parts} must be a square number (4, 9, 16)")
+            raise InputError(f"appearance parts {parts} must be a square number (4, 9, 16)")
         self.grid, self.centre = g, centre
         # shared by query and references; no bias at the end: a constant offset would make every position alike
         self.proj = nn.Sequential(Conv(c_low, dim, 1), nn.Conv2d(dim, dim, 1, bias=False))
@@ -50,7 +52,7 @@ class AppearanceMatch(nn.Module):
         g, h = self.grid, int(low_ref.shape[-1])  # h: fixed by the support size (a constant in ONNX graphs)
         m = max(1, int(h * self.centre / g + 0.5)) * g  # middle square, a multiple of the parts grid
         if m > h:
-            raise ValueError(f"reference features {h}x{h} are too small for {g}x{g} parts: raise support_size")
+            raise InputError(f"reference features {h}x{h} are too small for {g}x{g} parts: raise support_size")
         o = (h - m) // 2
         e = self.embed(low_ref[:, :, o:o + m, o:o + m])  # (C*K, d, m, m)
         p = F.avg_pool2d(e, m // g).flatten(2).transpose(1, 2)  # (C*K, P, d)

@@ -36,6 +36,7 @@ from ultralytics.nn.tasks import yaml_model_load
 from ultralytics.utils.ops import make_divisible
 from ultralytics.utils.torch_utils import initialize_weights
 
+from ..errors import InputError
 from .backbone import build_backbone
 from .imagenet import ImageNetNormalize, imagenet_batchnorm, load_mobilenet_v2
 
@@ -54,7 +55,7 @@ class MobileNetBackbone(nn.Module):
 
         scales = yaml_model_load("yolov8.yaml")["scales"]
         if scale not in scales:
-            raise ValueError(f"yolo_scale {scale!r}: choose one of {', '.join(scales)}")
+            raise InputError(f"yolo_scale {scale!r}: choose one of {', '.join(scales)}")
         depth, width, max_ch = scales[scale]
         self.name = f"ImageNet MobileNetV2 + YOLOv8{scale} neck"  # RefDet.parameter_report's row
 
@@ -94,7 +95,7 @@ class MobileNetBackbone(nn.Module):
     def forward(self, x: torch.Tensor, low: bool = False):
         """-> [P3, P4, P5]; with low=True -> ([P3, P4, P5], stride-4 features (B, low_channels, S/4, S/4))."""
         if x.shape[-1] % 32 or x.shape[-2] % 32:
-            raise ValueError(f"query size {tuple(x.shape[-2:])} must be a multiple of 32 (strides 8/16/32)")
+            raise InputError(f"query size {tuple(x.shape[-2:])} must be a multiple of 32 (strides 8/16/32)")
         x = self.norm(x)
         taps = {}
         for i, m in enumerate(self.features):
@@ -118,10 +119,10 @@ def query_backbone(kind: str = "yolov8", scale: str = "n", yolo_sd: dict | None 
     """The query branch ModelConfig.backbone names: 'yolov8' (build_backbone: random init or yolo_weights) or
     'mobilenetv2' (ImageNet MobileNetV2 + YOLOv8 neck; yolo_weights would fit only its head, so they are refused)."""
     if kind not in BACKBONES:
-        raise ValueError(f"backbone {kind!r}: choose one of {', '.join(BACKBONES)}")
+        raise InputError(f"backbone {kind!r}: choose one of {', '.join(BACKBONES)}")
     if kind == "yolov8":
         return build_backbone(scale, yolo_sd)
     if yolo_sd is not None:
-        raise ValueError("yolo_weights are YOLOv8's backbone: with backbone='mobilenetv2' the query branch starts "
+        raise InputError("yolo_weights are YOLOv8's backbone: with backbone='mobilenetv2' the query branch starts "
                          "from ImageNet, give no yolo_weights")
     return MobileNetBackbone(scale)

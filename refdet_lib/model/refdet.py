@@ -8,6 +8,8 @@ reference_fusion='mean'; with 'tokens' the attention reads K * num_ref_tokens to
 from __future__ import annotations
 
 import dataclasses
+import logging
+from typing import Optional
 
 import numpy as np
 import torch
@@ -16,9 +18,11 @@ import torch.nn.functional as F
 from ultralytics.utils.tal import make_anchors
 from ultralytics.utils.torch_utils import initialize_weights
 
-from ..config import ModelConfig
+from ..config import ModelConfig, check_imgsz
+from ..errors import InputError
 from ..ops.boxes import boxes_from_letterbox, letterbox, nms_per_class
 from ..ops.images import reference_tensors
+from ..ops.tiles import frame_candidates
 from .backbone import DETECT_INDEX, copy_matching, read_yolo_checkpoint
 from .fusion import CHEAF
 from .head import DualHead
@@ -26,8 +30,9 @@ from .match import AppearanceMatch
 from .mobilenet_backbone import query_backbone
 from .reference import ReferenceEncoder
 from .siamese import SiameseReference, bn_running_stats
-from .verifier import (Cue, Decision, build_cues, build_verifier, decide_candidates, embed_images,
-                       inference_verifier)
+from .verifier import Cue, Decision, build_cues, build_verifier, decide_candidates, embed_images, inference_verifier
+
+log = logging.getLogger(__name__)
 
 LOW_STRIDE = 4  # stride of the backbone's low features (backbone.LOW_INDEX)
 CANDIDATE_CONF = 0.001  # candidates below this detector score are never considered
@@ -41,17 +46,19 @@ class RefDet(nn.Module):
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
         cfg = self.config = config or ModelConfig()
-        if cfg.imgsz % 32:
-            raise ValueError(f"ModelConfig.imgsz {cfg.imgsz} must be a multiple of 32")
+        check_imgsz(cfg.imgsz, "ModelConfig.imgsz")
+        if cfg.tiles not in (0, *range(2, 9)) or cfg.tile_every < 1:
+            raise InputError(f"ModelConfig.tiles {cfg.tiles!r} / tile_every {cfg.tile_every!r}: tiles 0 (off) or "
+                             "2-8, tile_every 1 or more")
         yolo_sd = read_yolo_checkpoint(cfg.yolo_weights) if cfg.yolo_weights else None
         self.backbone = query_backbone(cfg.backbone, cfg.yolo_scale, yolo_sd)  # yolov8 | mobilenetv2 + YOLOv8 neck
         ch, self.strides = self.backbone.channels, self.backbone.strides
         if cfg.reference_encoder not in REFERENCE_ENCODERS:
-            raise ValueError(f"reference_encoder {cfg.reference_encoder!r}: choose one of "
+            raise InputError(f"reference_encoder {cfg.reference_encoder!r}: choose one of "
                              f"{', '.join(REFERENCE_ENCODERS)}")
         if cfg.reference_encoder == "siamese":
             if cfg.head_mode == "standard":
-                raise ValueError("reference_encoder 'siamese' embeds references with the prototype head: "
+                raise InputError("reference_encoder 'siamese' embeds references with the prototype head: "
                                  "head_mode must be 'prototype' or 'dual'")
             self.reference = SiameseReference(ch, cfg.support_size, cfg.num_ref_tokens, cfg.reference_fusion)
         else:
@@ -74,7 +81,7 @@ class RefDet(nn.Module):
                                 "head_box": copy_matching(self.head.cv2, yolo_sd, f"model.{DETECT_INDEX}.cv2.")}
             if hasattr(self.head, "cv3"):
                 self.load_report["head_cls"] = copy_matching(self.head.cv3, yolo_sd, f"model.{DETECT_INDEX}.cv3.")
-            print(f"yolo_weights {cfg.yolo_weights}: " + "; ".join(f"{k} {v}" for k, v in self.load_report.items()))
+            log.info(f"yolo_weights {cfg.yolo_weights}: " + "; ".join(f"{k} {v}" for k, v in self.load_report.items()))
         for m in self.modules():  # one momentum for every BatchNorm (backbone, fusion, head): see ModelConfig
             if isinstance(m, nn.BatchNorm2d):
                 m.momentum = cfg.bn_momentum
@@ -122,7 +129,7 @@ class RefDet(nn.Module):
         std=False skips the standard (base-class) branch when references are given: std_logits is then None.
         """
         if query.ndim != 4 or query.shape[1] != 3:
-            raise ValueError(f"query must be (B, 3, S, S), got {tuple(query.shape)}")
+            raise InputError(f"query must be (B, 3, S, S), got {tuple(query.shape)}")
         if support is not None:
             refs = self.encode_references(support)
         matching = self.match is not None and refs is not None
@@ -218,11 +225,16 @@ class RefDet(nn.Module):
         trained without them gains them here, and its decision must then be fitted again to weigh them
         (eval/calibration.calibrate). Clears the cached references."""
         if self.verifier is None:
-            raise ValueError("cues sit beside a verifier: this model has none")
+            raise InputError("cues sit beside a verifier: this model has none")
         self.config.verifier = dataclasses.replace(self.config.verifier, cues=tuple(names))
         self.cues = build_cues(self.config.verifier).to(self.device)
         self.clear_references()
         return self
+
+    @property
+    def looks(self) -> dict:
+        """The proposal scheme this model was calibrated with: {"tiles", "tile_every"} (predict_video's default)."""
+        return {"tiles": self.config.tiles, "tile_every": self.config.tile_every}
 
     def clear_references(self) -> None:
         self._refs = self._ref_emb = self._embed = None
@@ -236,25 +248,27 @@ class RefDet(nn.Module):
     def _check_frame(self, i: int, f) -> np.ndarray:
         if not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
             desc = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
-            raise ValueError(f"frame {i}: expected an RGB uint8 (H, W, 3) array, got {desc}")
+            raise InputError(f"frame {i}: expected an RGB uint8 (H, W, 3) array, got {desc}")
         return f
 
     @torch.no_grad()
-    def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
-                batch_size: int = 16) -> list[dict]:
+    def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100, batch_size: int = 16,
+                tiles: int = 0, tiled=None, decision: Optional[Decision] = None) -> list[dict]:
         """RGB uint8 frames (any size; one array or a list) -> per frame {boxes (n,4) float32 xyxy original pixels,
         scores (n,) float32, labels (n,) int64 (index of the cached reference object), det_scores (n,) the
-        detector's own, cosines (n,) the verifier's (0 without one)}, scores >= conf, best first.
+        detector's own, cosines (n,) the verifier's (0 without one), scale (n,) the look each came from (1: the
+        whole frame)}, scores >= conf, best first.
 
         scores are the calibrated decision's probabilities (model.decision, from the checkpoint): with a verifier,
-        the detector's top_k candidates of each frame are re-scored by their crops' likeness to the references."""
+        the detector's top_k candidates of each frame are re-scored by their crops' likeness to the references.
+        tiles N >= 2: frames also looked at as N x N overlapping tiles (ops/tiles.py), candidates merged across
+        looks; `tiled` (one bool per frame): which frames get the tiles (default: all). `decision`: decide with this
+        one instead of the model's (Decision(): the detector's own scores, what calibration collects)."""
         if self._refs is None and self.config.head_mode != "standard":
             raise RuntimeError("predict() needs references: call model.set_references(images) first")
         if isinstance(frames, np.ndarray) and frames.ndim == 3:
             frames = [frames]
-        s, dev = self.config.imgsz, self.device
-        dtype = next(self.parameters()).dtype
-        refs = self._cached_refs(dev, dtype)
+        k = self.verifier.config.top_k if self.verifier is not None else max_det
         was = self.training
         if was:  # toggling ~500 modules costs milliseconds: only when needed
             self.eval()
@@ -262,33 +276,47 @@ class RefDet(nn.Module):
         try:
             for b0 in range(0, len(frames), batch_size):
                 chunk = [self._check_frame(b0 + i, f) for i, f in enumerate(frames[b0:b0 + batch_size])]
-                # (img (H, W, 3), ratio, (pad_left, pad_top)): a rectangle of stride multiples (a video's frames
-                # share one), the square only when frames of different shapes come together
-                lb = [letterbox(f, s, stride=max(self.strides)) for f in chunk]
-                if len({l[0].shape for l in lb}) > 1:
-                    lb = [letterbox(f, s) for f in chunk]
-                x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2)
-                # (B, 3, H, W) in NHWC memory, as training feeds it: oneDNN's faster kernels for thin convs
-                x = x.to(dtype).contiguous(memory_format=torch.channels_last) / 255
-                k = self.verifier.config.top_k if self.verifier is not None else max_det
-                dets = self.postprocess(self(x, refs=refs, std=False), min(conf, CANDIDATE_CONF), iou, k)
-                for f, (_, ratio, pad), d in zip(chunk, lb, dets):
-                    boxes = boxes_from_letterbox(d["boxes"].float().cpu(), ratio, pad, f.shape[:2]).numpy()
-                    results.append(self._decide(f, boxes.astype(np.float32), d["scores"].float().cpu().numpy(),
-                                                d["labels"].cpu().numpy().astype(np.int64), conf, max_det))
+                which = None if tiled is None else list(tiled[b0:b0 + batch_size])
+                for f, (boxes, det, labels, scale) in zip(chunk, frame_candidates(self.propose, chunk, conf, iou, k,
+                                                                                   batch_size, tiles, which)):
+                    results.append(self._decide(f, boxes, det, labels, conf, max_det, scale, decision))
         finally:
             if was:
                 self.train()
         return results
 
-    def _decide(self, frame, boxes, det_scores, labels, conf: float, max_det: int) -> dict:
+    def propose(self, images: list[np.ndarray], conf: float, iou: float, k: int) -> list[tuple]:
+        """Preprocess -> network -> postprocess: RGB uint8 images -> per image (boxes (n, 4) float32 in the image's
+        own pixels, det_scores (n,), labels (n,)), the k best after class-wise NMS, none below CANDIDATE_CONF."""
+        s, dev = self.config.imgsz, self.device
+        dtype = next(self.parameters()).dtype
+        refs = self._cached_refs(dev, dtype)
+        # (img (H, W, 3), ratio, (pad_left, pad_top)): a rectangle of stride multiples (a video's frames share one),
+        # the square only when images of different shapes come together
+        lb = [letterbox(f, s, stride=max(self.strides)) for f in images]
+        if len({l[0].shape for l in lb}) > 1:
+            lb = [letterbox(f, s) for f in images]
+        x = torch.from_numpy(np.stack([l[0] for l in lb])).to(dev).permute(0, 3, 1, 2)
+        # (B, 3, H, W) in NHWC memory, as training feeds it: oneDNN's faster kernels for thin convs
+        x = x.to(dtype).contiguous(memory_format=torch.channels_last) / 255
+        dets = self.postprocess(self(x, refs=refs, std=False), min(conf, CANDIDATE_CONF), iou, k)
+        out = []
+        for f, (_, ratio, pad), d in zip(images, lb, dets):
+            boxes = boxes_from_letterbox(d["boxes"].float().cpu(), ratio, pad, f.shape[:2]).numpy()
+            out.append((boxes.astype(np.float32), d["scores"].float().cpu().numpy(),
+                        d["labels"].cpu().numpy().astype(np.int64)))
+        return out
+
+    def _decide(self, frame, boxes, det_scores, labels, conf: float, max_det: int, scale=None,
+                decision: Optional[Decision] = None) -> dict:
         """Candidates of one frame -> the verified, calibrated detections (see predict)."""
         v = self.verifier
         verifier = Cue(self._embed, self._ref_emb, v.config.crop_size, v.config.context) \
             if v is not None and self._ref_emb is not None else None
         cues = {n: Cue(self._cue_run[n], self._cue_emb[n], c.config.cue_crop_size, c.config.cue_context)
                 for n, c in self.cues.items() if n in self._cue_emb}
-        return decide_candidates(frame, boxes, det_scores, labels, self.decision, conf, max_det, verifier, cues)
+        return decide_candidates(frame, boxes, det_scores, labels, decision or self.decision, conf, max_det, verifier,
+                                 cues, scale)
 
     # ------------------------------------------------------------------ introspection
     def component_parameters(self) -> dict[str, list[nn.Parameter]]:
@@ -335,9 +363,8 @@ class RefDet(nn.Module):
             - rep["reference projections"][k] for k in ("params", "trainable")}
         if verbose:
             w = max(map(len, rep)) + 2
-            print(f"{'component':<{w}}{'params':>12}{'trainable':>12}")
-            for k, r in rep.items():
-                print(f"{k:<{w}}{r['params']:>12,}{r['trainable']:>12,}")
+            log.info("\n".join([f"{'component':<{w}}{'params':>12}{'trainable':>12}"]
+                               + [f"{k:<{w}}{r['params']:>12,}{r['trainable']:>12,}" for k, r in rep.items()]))
         return rep
 
 
@@ -350,9 +377,14 @@ def _pad_parts(parts: list[torch.Tensor]) -> torch.Tensor:
 
 def build_refdet(config: ModelConfig | None = None, **overrides) -> RefDet:
     """RefDet from a ModelConfig (default: the guide's) with field overrides, e.g. build_refdet(imgsz=320)."""
-    cfg = config or ModelConfig()
+    return RefDet(with_overrides(config or ModelConfig(), overrides))
+
+
+def with_overrides(cfg: ModelConfig, overrides: dict) -> ModelConfig:
+    """A copy of `cfg` with `overrides` (TypeError naming an unknown field, as a misspelt keyword would); the values
+    are checked where the network is built (RefDet.__init__). Used by build_refdet and model/loading.load_model."""
     names = {f.name for f in dataclasses.fields(ModelConfig)}
     bad = sorted(set(overrides) - names)
     if bad:
         raise TypeError(f"unknown ModelConfig field(s): {', '.join(bad)}; known: {', '.join(sorted(names))}")
-    return RefDet(dataclasses.replace(cfg, **overrides))
+    return dataclasses.replace(cfg, **overrides)

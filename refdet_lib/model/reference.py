@@ -24,6 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import InputError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -31,10 +33,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def check_support(support: torch.Tensor, size: int, who: str) -> tuple[int, int]:
     """(C, K, 3, R, R) with R == size, else a ValueError saying what was expected; returns (C, K)."""
     if support.ndim != 5 or support.shape[2] != 3:
-        raise ValueError(f"support must be (C, K, 3, R, R), got {tuple(support.shape)}")
+        raise InputError(f"support must be (C, K, 3, R, R), got {tuple(support.shape)}")
     c, k, _, h, w = support.shape
     if (h, w) != (size, size):
-        raise ValueError(f"support images are {h}x{w}, the {who} expects {size}x{size} (ModelConfig.support_size)")
+        raise InputError(f"support images are {h}x{w}, the {who} expects {size}x{size} (ModelConfig.support_size)")
     return c, k
 
 
@@ -68,21 +70,21 @@ class ReferenceEncoder(nn.Module):
                  num_ref_tokens: int = 16, fusion: str = "mean", freeze: bool = False, network: str = "dinov2"):
         super().__init__()
         if fusion not in ("mean", "tokens"):
-            raise ValueError(f"reference_fusion {fusion!r}: choose 'mean' or 'tokens'")
+            raise InputError(f"reference_fusion {fusion!r}: choose 'mean' or 'tokens'")
         if network not in ("dinov2", "mobilenetv2"):
-            raise ValueError(f"reference network {network!r}: choose 'dinov2' or 'mobilenetv2'")
+            raise InputError(f"reference network {network!r}: choose 'dinov2' or 'mobilenetv2'")
         self.network = network
         if network == "mobilenetv2":
             from .imagenet import FEATURES, load_mobilenet_v2
 
             if support_size % 32:
-                raise ValueError(f"support_size {support_size} must be a multiple of 32 for the mobilenetv2 "
+                raise InputError(f"support_size {support_size} must be a multiple of 32 for the mobilenetv2 "
                                  "reference encoder (its stride); 64 is a good CPU size")
             self.features = load_mobilenet_v2()  # (N, 3, R, R) normalised -> (N, 1280, R/32, R/32)
             e = FEATURES
         else:
             if support_size % 14:
-                raise ValueError(f"support_size {support_size} must be a multiple of 14 (ViT patch size)")
+                raise InputError(f"support_size {support_size} must be a multiple of 14 (ViT patch size)")
             if weights is not None and not Path(weights).is_file():
                 raise FileNotFoundError(f"dino_weights: no such file {str(weights)!r}")
             if weights is None:

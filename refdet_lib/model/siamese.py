@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import InputError
 from .reference import check_support, grid_tokens
 
 
@@ -49,9 +50,9 @@ class SiameseReference(nn.Module):
                  fusion: str = "mean", sigma: float = 0.3):
         super().__init__()
         if fusion not in ("mean", "tokens"):
-            raise ValueError(f"reference_fusion {fusion!r}: choose 'mean' or 'tokens'")
+            raise InputError(f"reference_fusion {fusion!r}: choose 'mean' or 'tokens'")
         if support_size % 32:
-            raise ValueError(f"support_size {support_size} must be a multiple of 32 for the siamese reference "
+            raise InputError(f"support_size {support_size} must be a multiple of 32 for the siamese reference "
                              "encoder (the backbone's largest stride); 64 is a good CPU size")
         self.support_size, self.num_ref_tokens, self.fusion, self.sigma = support_size, num_ref_tokens, fusion, sigma
         self.token_norm = nn.ModuleList(nn.LayerNorm(c) for c in channels)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from ultralytics.nn.modules import C2f, Conv
 
 from ..config import CUE_KINDS, VERIFIER_KINDS, VerifierConfig
+from ..errors import InputError
 from ..ops.boxes import square_resize
 from ..ops.images import crop_patches, to_tensor
 
@@ -172,7 +173,7 @@ def build_verifier(cfg: Optional[VerifierConfig] = None, pretrained: bool = True
     without reading its file (its weights then come from a checkpoint)."""
     cfg = cfg or VerifierConfig()
     if cfg.kind not in VERIFIER_KINDS:
-        raise ValueError(f"verifier kind {cfg.kind!r}: choose one of {', '.join(VERIFIER_KINDS)}")
+        raise InputError(f"verifier kind {cfg.kind!r}: choose one of {', '.join(VERIFIER_KINDS)}")
     if cfg.kind.startswith("mobilenetv2"):
         return ImageNetVerifier(cfg, trainable=cfg.kind.endswith("_ft"), pretrained=pretrained)
     return CropVerifier(cfg) if cfg.kind == "cnn" else DinoVerifier(cfg, pretrained=pretrained)
@@ -183,7 +184,7 @@ def build_cues(cfg: Optional[VerifierConfig], pretrained: bool = True) -> nn.Mod
     names = tuple(cfg.cues) if cfg is not None else ()
     bad = [n for n in names if n not in CUE_KINDS]
     if bad:
-        raise ValueError(f"verifier cues {bad}: choose among {', '.join(CUE_KINDS)}")
+        raise InputError(f"verifier cues {bad}: choose among {', '.join(CUE_KINDS)}")
     return nn.ModuleDict({n: ImageNetVerifier(cfg, trainable=False, pretrained=pretrained) for n in names})
 
 
@@ -233,12 +234,16 @@ class Decision:
 
 
 def decision_features(rel_size: np.ndarray, cosines: Optional[np.ndarray] = None,
-                      cue_cosines: Optional[dict] = None) -> dict[str, np.ndarray]:
+                      cue_cosines: Optional[dict] = None, scale: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
     """The decision's inputs beyond logit(s) and the verifier's cosine, by name: `log_size` (log of the
     candidate's longest side / frame width over REL_SIZE_MID), `cos*log_size` (how the verifier's cosine should
-    count at this size), and per cue `cos:<name>` and `cos:<name>*log_size`."""
+    count at this size), per cue `cos:<name>` and `cos:<name>*log_size`, and with `scale` (the magnification of the
+    look a candidate came from, ops/tiles.py) `log_scale` (0 for the whole frame: a decision fitted with it reads
+    a frame without tiles as before)."""
     ls = np.log(np.clip(np.asarray(rel_size, np.float64), 1e-3, 1.0) / REL_SIZE_MID)
     f = {"log_size": ls}
+    if scale is not None:
+        f["log_scale"] = np.log(np.maximum(np.asarray(scale, np.float64), 1e-3))
     if cosines is not None:
         f["cos*log_size"] = np.asarray(cosines, np.float64) * ls
     for name, v in (cue_cosines or {}).items():
@@ -299,18 +304,20 @@ def logit(p) -> np.ndarray:
 
 def decide_candidates(frame: np.ndarray, boxes: np.ndarray, det_scores: np.ndarray, labels: np.ndarray,
                       decision: Decision, conf: float, max_det: int, verifier: Optional[Cue] = None,
-                      cues: Optional[dict[str, Cue]] = None) -> dict:
+                      cues: Optional[dict[str, Cue]] = None, scale: Optional[np.ndarray] = None) -> dict:
     """One frame's candidates (original pixels) -> the verified, calibrated detections, best first:
     {boxes, scores (the decision's p >= conf), labels, det_scores, cosines (the verifier's), cue_cosines ({name:
-    (n,)}), rel_size (n,)}. Each Cue (the PyTorch verifier or its ONNX graph, and the frozen cues) compares each
+    (n,)}), rel_size (n,), scale (n,) the magnification of the look each came from (1: the whole frame)}. Each Cue (the PyTorch verifier or its ONNX graph, and the frozen cues) compares each
     candidate with the photos of the object it was proposed for."""
     cos = verifier.cosines(frame, boxes, labels) if verifier is not None and len(boxes) else \
         np.zeros(len(boxes), np.float32)
     cue_cos = {n: c.cosines(frame, boxes, labels) if len(boxes) else np.zeros(0, np.float32)
                for n, c in (cues or {}).items()}
     rel = relative_size(boxes, frame.shape)
-    feats = decision_features(rel, cos if verifier is not None else None, cue_cos) if decision.w else None
+    scale = np.ones(len(boxes), np.float32) if scale is None else scale
+    feats = decision_features(rel, cos if verifier is not None else None, cue_cos, scale) if decision.w else None
     p = decision.probability(det_scores, cos if verifier is not None else None, feats)
     order = np.array([i for i in np.argsort(-p, kind="stable") if p[i] >= conf][:max_det], np.int64)
     return {"boxes": boxes[order], "scores": p[order], "labels": labels[order], "det_scores": det_scores[order],
-            "cosines": cos[order], "cue_cosines": {n: v[order] for n, v in cue_cos.items()}, "rel_size": rel[order]}
+            "cosines": cos[order], "cue_cosines": {n: v[order] for n, v in cue_cos.items()}, "rel_size": rel[order],
+            "scale": scale[order]}

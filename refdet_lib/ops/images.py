@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import InputError
 from .boxes import PAD_VALUE, square_resize
 
 
@@ -33,7 +34,7 @@ def to_tensor(imgs: list[np.ndarray]) -> torch.Tensor:
 def support_tensor(images: list[np.ndarray], size: int, k: Optional[int] = None) -> torch.Tensor:
     """K reference photos of one object -> (K, 3, size, size); with k given, repeat cyclically to exactly k."""
     if not len(images):
-        raise ValueError("an object needs at least one reference image")
+        raise InputError("an object needs at least one reference image")
     if k:
         images = [images[i % len(images)] for i in range(k)]
     return to_tensor([square_resize(im, size) for im in images])
@@ -42,7 +43,7 @@ def support_tensor(images: list[np.ndarray], size: int, k: Optional[int] = None)
 def _check_image(im, where: str) -> np.ndarray:
     if not isinstance(im, np.ndarray) or im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
         desc = f"{im.dtype} {im.shape}" if isinstance(im, np.ndarray) else type(im).__name__
-        raise ValueError(f"{where}: expected an RGB uint8 (H, W, 3) array, got {desc}")
+        raise InputError(f"{where}: expected an RGB uint8 (H, W, 3) array, got {desc}")
     return im
 
 
@@ -54,7 +55,7 @@ def reference_tensors(images, size: int) -> list[torch.Tensor]:
     if torch.is_tensor(images):
         t = images if images.ndim == 5 else images.unsqueeze(0)  # (C, K, 3, h, w)
         if t.ndim != 5 or t.shape[2] != 3:
-            raise ValueError(f"reference tensor must be (K, 3, R, R) or (C, K, 3, R, R), got {tuple(images.shape)}")
+            raise InputError(f"reference tensor must be (K, 3, R, R) or (C, K, 3, R, R), got {tuple(images.shape)}")
         t = t.float() / 255 if t.dtype == torch.uint8 else t.float()
         if t.shape[-2:] != (size, size):
             c, k = t.shape[:2]
@@ -64,12 +65,12 @@ def reference_tensors(images, size: int) -> list[torch.Tensor]:
     if isinstance(images, np.ndarray):
         images = [images]
     if not isinstance(images, Sequence) or len(images) == 0:
-        raise ValueError("references: give a list of RGB uint8 arrays (one object), a list of such lists, or a tensor")
+        raise InputError("references: give a list of RGB uint8 arrays (one object), a list of such lists, or a tensor")
     objects = images if isinstance(images[0], (list, tuple)) else [images]
     out = []
     for c, obj in enumerate(objects):
         if len(obj) == 0:
-            raise ValueError(f"reference object {c} has no images")
+            raise InputError(f"reference object {c} has no images")
         out.append(support_tensor([_check_image(im, f"reference object {c} image {k}") for k, im in enumerate(obj)],
                                   size))
     return out

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+from ..errors import InputError
+
 
 class Callback:
     """Hooks for notebooks and recipes (live curves, the guide's dynamic loss weighting, ...)."""
@@ -20,7 +22,7 @@ class LambdaCallback(Callback):
     def __init__(self, **fns):
         for k, f in fns.items():
             if not hasattr(Callback, k):
-                raise ValueError(f"unknown callback hook {k!r}")
+                raise InputError(f"unknown callback hook {k!r}")
             setattr(self, k, f)
 
 

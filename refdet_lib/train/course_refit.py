@@ -14,6 +14,7 @@ when and on what machine. Nothing here looks at a test set before scoring it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Sequence
@@ -24,6 +25,8 @@ from ..model.loading import COURSE_WEIGHTS, load_course_model, manifest_path
 from ..runtime import machine_name
 from .course_weights import course_sets, pack_course_weights, score_sets, training_set_of, write_scores
 from .verifier import save_refdet
+
+log = logging.getLogger(__name__)
 
 
 def refit_course_weights(cues: Sequence[str] = ("mobilenetv2",), out: str | Path = COURSE_WEIGHTS,
@@ -40,7 +43,7 @@ def refit_course_weights(cues: Sequence[str] = ("mobilenetv2",), out: str | Path
     cands = calibration_candidates(model, train_root)
     dec = calibrate(model, None, None, cands=cands, size=size)
     if verbose:
-        print(f"refitted on the card's training videos ({(time.time() - t0) / 60:.1f} min): {dec.formula()}; "
+        log.info(f"refitted on the card's training videos ({(time.time() - t0) / 60:.1f} min): {dec.formula()}; "
               f"threshold {dec.threshold:.2f} (tracked), {dec.frame_threshold:.2f} (frames alone)")
     tmp = save_refdet(model, out, work / "refit" / "refdet.pt")
     keep = ("recipe", "style", "machine", "torch", "train_minutes", "detector_epochs", "train_set", "made", "command")
@@ -53,6 +56,6 @@ def refit_course_weights(cues: Sequence[str] = ("mobilenetv2",), out: str | Path
     man = write_scores(out, *score_sets(model, decisions_for(model, train_root, cands=cands),
                                         course_sets(work, man.get("style", "realistic"))))
     if verbose:
-        print(f"course weights: {out} ({man['bytes'] / 2 ** 20:.1f} MB, sha256 {man['sha256'][:12]}...), "
+        log.info(f"course weights: {out} ({man['bytes'] / 2 ** 20:.1f} MB, sha256 {man['sha256'][:12]}...), "
               f"{(time.time() - t0) / 60:.1f} min; card: {out.parent / 'README.md'}")
     return man

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Optional
@@ -29,11 +30,12 @@ import torch
 from ..data.synthetic import default_object_size
 from ..eval.metrics import format_table
 from ..eval.scoring import METHODS, decisions_for, recall_by_size, row, score_methods
+from ..model.artifact import Artifact
 from ..model.imagenet import SOURCE
-from ..model.loading import COURSE_WEIGHTS, load_checkpoint, load_course_model, manifest_path, sha256
+from ..model.loading import COURSE_WEIGHTS, load_course_model, manifest_path, sha256
 from ..model.verifier import Decision
 from ..runtime import machine_name
-from .checkpoint import atomic_save, atomic_write_text
+from .checkpoint import atomic_write_text
 from .recipes import (
     DATA_SAMPLES,
     LEARNING,
@@ -44,6 +46,8 @@ from .recipes import (
     train_recipe,
 )
 
+log = logging.getLogger(__name__)
+
 MAX_MB = 20
 # the course weights' training budget in all, minutes: twice the learning recipe's 27.5, measured to double mAP@0.5 on
 # the 12 more novel videos (0.19 -> 0.40; benchmarks/README.md, "A longer budget")
@@ -52,12 +56,15 @@ MINUTES = 60.0
 OBJECT_SIZE: Optional[tuple] = None
 
 
-def scaled_recipe(minutes: Optional[float], imgsz: Optional[int] = None) -> dict:
+def scaled_recipe(minutes: Optional[float], imgsz: Optional[int] = None, backbone: Optional[str] = None) -> dict:
     """The learning recipe with its time budgets (and epoch ceilings) scaled to `minutes` of training in all;
-    `imgsz`: the frames' size in training and inference (the windows stay the recipe's, so a step costs the same)."""
+    `imgsz`: the frames' size in training and inference (the windows stay the recipe's, so a step costs the same);
+    `backbone`: the query backbone (ModelConfig.backbone; None: the recipe's)."""
     recipe = copy.deepcopy(LEARNING)
     if imgsz:
         recipe["detector"]["imgsz"] = int(imgsz)
+    if backbone:
+        recipe["detector"]["backbone"] = backbone
     if minutes:
         k = float(minutes) / sum(recipe["minutes"].values())
         recipe["minutes"] = {part: m * k for part, m in recipe["minutes"].items()}
@@ -69,16 +76,15 @@ def scaled_recipe(minutes: Optional[float], imgsz: Optional[int] = None) -> dict
 def pack_course_weights(refdet_pt: str | Path, out: str | Path = COURSE_WEIGHTS, info: Optional[dict] = None) -> Path:
     """A trained refdet.pt (detector + verifier + decision) -> the small file the course ships: float16 model state,
     its model config and decision, no optimizer; and the manifest with its sha256."""
-    ckpt = load_checkpoint(refdet_pt)
-    state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model_state_dict"].items()}
-    small = {"model_state_dict": state, "config": {"model": ckpt["config"]["model"]}, "decision": ckpt["decision"],
-             "stage": ckpt.get("stage", 2), "epoch": ckpt.get("epoch"), "history": ckpt.get("history", []),
-             "course_weights": info or {}}
-    out = atomic_save(small, out)
+    art = Artifact.load(refdet_pt)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in art.state.items()}
+    small = Artifact(state, art.model, art.decision, art.stage, art.epoch, art.history,
+                     record={"course_weights": info or {}})  # no run configs, no training state
+    out = small.save(out)
     mb = out.stat().st_size / 2 ** 20
     if mb > MAX_MB:
         raise ValueError(f"{out} is {mb:.1f} MB: the course weights must stay under {MAX_MB} MB")
-    man = {"file": out.name, "sha256": sha256(out), "bytes": out.stat().st_size, "decision": ckpt["decision"],
+    man = {"file": out.name, "sha256": sha256(out), "bytes": out.stat().st_size, "decision": art.decision.to_dict(),
            **(info or {})}
     atomic_write_text(json.dumps(man, indent=1, default=str) + "\n", manifest_path(out))
     return out
@@ -86,23 +92,26 @@ def pack_course_weights(refdet_pt: str | Path, out: str | Path = COURSE_WEIGHTS,
 
 def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COURSE_WEIGHTS,
                         minutes: Optional[float] = None, style: str = "realistic", verbose: bool = True,
-                        object_size: Optional[tuple] = OBJECT_SIZE, imgsz: Optional[int] = None) -> dict:
+                        object_size: Optional[tuple] = OBJECT_SIZE, imgsz: Optional[int] = None,
+                        backbone: Optional[str] = None) -> dict:
     """Train, pack, score and describe the course weights (see the module docstring); `minutes` of training in all
     (None: MINUTES); `object_size` (min, max) px of the training set's objects (None: the generator's); `imgsz` the
-    frames' size (None: the recipe's). Returns the manifest."""
+    frames' size and `backbone` the query backbone (None: the recipe's). Returns the manifest."""
     from ..data.synthetic import make_training_set
 
     minutes = MINUTES if minutes is None else float(minutes)
     work, out = Path(work), Path(out)
-    recipe = scaled_recipe(minutes, imgsz)
+    recipe = scaled_recipe(minutes, imgsz, backbone)
     own_size = recipe["detector"]["imgsz"] != LEARNING["detector"]["imgsz"]
+    own_backbone = recipe["detector"].get("backbone", "yolov8") != LEARNING["detector"].get("backbone", "yolov8")
     test_root = DATA_SAMPLES / "test"
     size = tuple(float(x) for x in object_size) if object_size else None
     train_root = make_training_set(work / (f"train_set_{style}" + (f"_size{size[0]:g}-{size[1]:g}" if size else "")),
                                    avoid=[test_root], style=style, object_size=size, **recipe["train_set"])
     sets = course_sets(work, style)
     t0 = time.time()
-    run_dir = work / (style + (f"_imgsz{recipe['detector']['imgsz']}" if own_size else ""))
+    run_dir = work / (style + (f"_imgsz{recipe['detector']['imgsz']}" if own_size else "")
+                      + (f"_{recipe['detector']['backbone']}" if own_backbone else ""))
     trained = train_recipe(run_dir, train_root, recipe, style=style, verbose=verbose)
     info = {"recipe": recipe, "style": style, "machine": machine_name(), "torch": torch.__version__,
             "train_minutes": trained["detector_minutes"] + trained["verifier_minutes"],
@@ -110,12 +119,13 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
             "made": time.strftime("%Y-%m-%d", time.gmtime(t0)),
             "command": "make weights" + (f" MINUTES={minutes:g}" if minutes != MINUTES else "")
             + (f" OBJECT_SIZE='{size[0]:g} {size[1]:g}'" if size != OBJECT_SIZE else "")
-            + (f" IMGSZ={recipe['detector']['imgsz']}" if own_size else "")}
+            + (f" IMGSZ={recipe['detector']['imgsz']}" if own_size else "")
+            + (f" BACKBONE={recipe['detector']['backbone']}" if own_backbone else "")}
     pack_course_weights(trained["model"], out, info)
     model = load_course_model(path=out)  # the packed float16 file itself: the figures are this file's
     man = write_scores(out, *score_sets(model, decisions_for(model, train_root), sets))
     if verbose:
-        print(f"\ncourse weights: {out} ({man['bytes'] / 2 ** 20:.1f} MB, sha256 {man['sha256'][:12]}...); card: "
+        log.info(f"\ncourse weights: {out} ({man['bytes'] / 2 ** 20:.1f} MB, sha256 {man['sha256'][:12]}...); card: "
               f"{out.parent / 'README.md'}")
     return man
 
@@ -154,6 +164,7 @@ def write_scores(out: str | Path, scores: dict, by_size: dict) -> dict:
     man["figures"] = {**new, **old}
     if "data_samples/test" in scores:
         man["per_video"] = per_video(scores["data_samples/test"]["verifier_track"])
+        man["per_video_table"] = format_table(scores["data_samples/test"]["verifier_track"])  # for refresh_card
     man["recall_by_size"] = by_size
     atomic_write_text(json.dumps(man, indent=1, default=str) + "\n", manifest_path(out))
     # the manifest's sha256 is of the weights file, unchanged by this second write
@@ -179,7 +190,7 @@ def add_representative(out: str | Path = COURSE_WEIGHTS, work: str | Path = "run
     if sha256(out) != digest:
         raise RuntimeError(f"{out} changed while it was scored")
     if verbose:
-        print(f"scored {out} on {', '.join(sets)} in {(time.time() - t0) / 60:.1f} min; manifest and "
+        log.info(f"scored {out} on {', '.join(sets)} in {(time.time() - t0) / 60:.1f} min; manifest and "
               f"{out.parent / 'README.md'} written, weights unchanged (sha256 {digest[:12]}...)")
     return man
 
@@ -218,12 +229,18 @@ def card(man: dict, scores: dict) -> str:
     d, v = r["detector"], r["verifier"]
     ts, dec = man["train_set"], man["decision"]
     refit = man.get("refit") or {}
-    cues = (f"; beside it the frozen MobileNetV2 ({SOURCE}) as a cue ({', '.join(refit['cues'])}: one more "
-            "cosine, 128 px crops)") if refit.get("cues") else ""
+    cue_names = refit.get("cues") or list((v.get("config") or {}).get("cues") or [])
+    cues = (f"; beside it the frozen MobileNetV2 ({SOURCE}) as a cue ({', '.join(cue_names)}: one more "
+            "cosine, 128 px crops)") if cue_names else ""
+    imagenet = d.get("backbone") == "mobilenetv2"
+    start = (f"YOLOv8n-RefDet whose query backbone starts from the ImageNet MobileNetV2 that {SOURCE} ships (YOLOv8n's "
+             "neck and head on its stride 8/16/32 maps; those and the rest from random initialisation)" if imagenet
+             else "YOLOv8n-RefDet from random initialisation")
+    init = "ImageNet MobileNetV2 backbone (its layers at lr x0.1)" if imagenet else "from random init"
     lines = [
         "# Course weights: `refdet_course.pt`", "",
-        "The project's own starting point (no pretrained weights can be downloaded where the course runs): YOLOv8n-"
-        "RefDet trained from random initialisation by `make weights`, then its candidate verifier, with the decision "
+        f"The project's own starting point (no pretrained weights can be downloaded where the course runs): {start}, "
+        "trained by `make weights`, then its candidate verifier, with the decision "
         "calibrated on training videos. The demo, `refdet predict` without `--checkpoint` and the notebooks start "
         "from it. This file is written by `refdet_lib/train/course_weights.py`; do not edit it by hand.", "",
         "| | |", "|---|---|",
@@ -234,7 +251,7 @@ def card(man: dict, scores: dict) -> str:
         *([f"| refitted | {refit['made']} by `{refit['command']}` on {refit['machine']}: the cue put beside the "
            "verifier and the decision fitted again on the same training videos (detector and verifier unchanged: "
            "`refdet_lib/train/course_refit.py`) |"] if refit else []),
-        f"| detector | stage 2 from random init, {man['detector_epochs']} epochs of {d['n_episodes']} episodes "
+        f"| detector | stage 2, {init}, {man['detector_epochs']} epochs of {d['n_episodes']} episodes "
         f"(time budget {r['minutes']['detector']:.1f} min), imgsz {d['imgsz']} trained on {d['train_crop']} px "
         f"windows, {d['reference_encoder']} references at {d['support_size']} px"
         f"{' + appearance match' if d.get('appearance_match') else ''}, lr {d['lr']:g} |",
@@ -273,7 +290,16 @@ def card(man: dict, scores: dict) -> str:
         lines += [f"| {m} | " + " | ".join(f"{by_size[m][b]['recall']:.3f} ({by_size[m][b]['n_gt']})"
                                            if by_size[m][b]["n_gt"] else "-" for b in bins) + " |"
                   for m in METHODS if m in by_size]
-    if "data_samples/test" in scores:
-        lines += ["", "Per video on data_samples/test (verifier + tracking):", "", "```",
-                  format_table(scores["data_samples/test"]["verifier_track"]), "```"]
+    table = format_table(scores["data_samples/test"]["verifier_track"]) if "data_samples/test" in (scores or {}) \
+        else man.get("per_video_table")
+    if table:
+        lines += ["", "Per video on data_samples/test (verifier + tracking):", "", "```", table, "```"]
     return "\n".join(lines + [""])
+
+
+def refresh_card(out: str | Path = COURSE_WEIGHTS) -> Path:
+    """models/README.md written again from the manifest alone (after the card's code changed; figures untouched)."""
+    out = Path(out)
+    card_path = out.parent / "README.md"
+    card_path.write_text(card(json.loads(manifest_path(out).read_text()), {}))
+    return card_path

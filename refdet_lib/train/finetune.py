@@ -1,10 +1,10 @@
 """After a short fine-tune from trained weights: keep what the start knew, keep what its threshold meant.
 
-Measured on the demo's fine-tune (the 30-minute course weights -> 2 epochs x 12 episodes of data_samples/train at
-lr 1e-4, three seeds, scored on data_samples/test; benchmarks/README.md): the fine-tuned model's figures swing with
-the seed (mAP@0.5 0.191-0.359, ST-IoU 0.170-0.211, against the start's 0.329 / 0.184), and its scores rise
-everywhere: at the stored threshold it reports a box in 69-78 % of training frames where the start reports one in
-52 %, so it reports more boxes in the videos it misses. Two standard fixes:
+A few episodes on a handful of objects (the demo's fine-tune of the course weights on data_samples/train) make the
+model's figures swing with the seed, and raise its scores everywhere: at the stored threshold it reports a box in
+more training frames than the start did, so it reports more boxes in the videos it misses (measured, with every
+figure, in benchmarks/README.md, "The demo's fine-tune"; `python benchmarks/finetune_effect.py`). Two
+standard fixes:
 
 - **WiSE-FT** (Wortsman et al., CVPR 2022): the weights part of the way from the start to the fine-tuned model,
   theta = (1 - alpha) theta_0 + alpha theta_ft, alpha = 0.5 (the middle, fixed in advance: with no held-out videos
@@ -12,10 +12,6 @@ everywhere: at the stored threshold it reports a box in 69-78 % of training fram
   interpolation keeps part of that gain and the start's behaviour on objects neither saw.
 - **The operating point**: the stored threshold was chosen for the start's score scale. The new threshold is the
   one at which the new model reports a box in the same share of the training frames the start does.
-
-Both together, same three seeds: mAP@0.5 0.350-0.356, recall 0.291-0.294, ST-IoU 0.183-0.197, precision
-0.209-0.271 (it moves with the few boxes reported in the three videos the model misses). With the 60-minute course
-weights (start 0.355 / 0.193): raw mAP@0.5 0.244-0.371, kept 0.356-0.363 and ST-IoU 0.194-0.199.
 """
 from __future__ import annotations
 
@@ -24,16 +20,18 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from ..errors import InputError
+
 
 def interpolate_weights(start_state: dict, model: torch.nn.Module, alpha: float = 0.5) -> torch.nn.Module:
     """WiSE-FT in place: model's floating-point tensors become (1 - alpha) * start + alpha * model (BatchNorm running
     statistics too; integer buffers such as num_batches_tracked stay the model's). alpha 1 = the fine-tuned model."""
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise InputError(f"alpha must be in [0, 1], got {alpha}")
     sd = model.state_dict()
     missing = [k for k in sd if k not in start_state]
     if missing:
-        raise ValueError(f"the start weights lack {len(missing)} of the model's tensors (e.g. {missing[0]}): "
+        raise InputError(f"the start weights lack {len(missing)} of the model's tensors (e.g. {missing[0]}): "
                          "interpolate only between two models of the same architecture")
     mixed = {k: ((1 - alpha) * start_state[k].to(v.device, torch.float32) + alpha * v.float()).to(v.dtype)
              if v.is_floating_point() else v for k, v in sd.items()}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
+import logging
 import time
 from pathlib import Path
 from typing import Optional
 
 from ..config import LOSS_COMPONENTS as COMPONENTS
 from .checkpoint import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 COLUMNS = (["epoch", "train_loss"] + [f"train_{c}" for c in COMPONENTS] + ["val_loss"] +
            [f"val_{c}" for c in COMPONENTS] + ["lr", "seconds", "skipped_steps", "triplet_steps"])
@@ -64,8 +66,8 @@ def append_experiment(runs_root: str | Path, row: dict) -> Path:
             with open(path, encoding="utf-8") as f:
                 header = next(csv.reader(f), [])
         except (UnicodeDecodeError, csv.Error) as e:  # the run is saved: a log it cannot extend must not fail it
-            print(f"warning: {path} is not a CSV text file ({type(e).__name__}): this run's row was not added (its "
-                  "own files are saved; move that file away to start a new log)", file=sys.stderr)
+            log.warning(f"{path} is not a CSV text file ({type(e).__name__}): this run's row was not added (its own "
+                        "files are saved; move that file away to start a new log)")
             return path
         if header != list(row):
             new_keys = header + [k for k in row if k not in header]
@@ -73,8 +75,7 @@ def append_experiment(runs_root: str | Path, row: dict) -> Path:
             try:
                 df = pd.read_csv(path)
             except ValueError as e:  # pandas' ParserError: rows it cannot split
-                print(f"warning: {path} cannot be read as a table ({str(e)[:120]}): this run's row was not added",
-                      file=sys.stderr)
+                log.warning(f"{path} cannot be read as a table ({str(e)[:120]}): this run's row was not added")
                 return path
             df = pd.concat([df, pd.DataFrame([row])], ignore_index=True)[new_keys]
             atomic_write_text(df.to_csv(index=False), path)

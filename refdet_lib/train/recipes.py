@@ -5,10 +5,13 @@ so anything built here can be printed as a `refdet train ...` command (`refdet_l
 """
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 from .._env import PROJECT_ROOT
-from ..config import DataConfig, ModelConfig, TrainConfig, stage_weights
+from ..config import CALIB_FRAMES, CALIB_VIDEOS, DataConfig, ModelConfig, TrainConfig, stage_weights
+
+log = logging.getLogger(__name__)
 
 DATA_SAMPLES = PROJECT_ROOT / "data_samples"
 # "the 12 more novel videos": test-split identities, none of data_samples/test's (4 videos are too few to tell two
@@ -109,8 +112,8 @@ LEARNING_QUICK = {
 }
 
 
-def train_recipe(out_dir, train_root, recipe: dict, style: str = "realistic", calib_videos: int = 12,
-                 calib_frames: int = 60, verbose: bool = True) -> dict:
+def train_recipe(out_dir, train_root, recipe: dict, style: str = "realistic", calib_videos: int = CALIB_VIDEOS,
+                 calib_frames: int = CALIB_FRAMES, verbose: bool = True) -> dict:
     """Train the recipe's detector on `train_root` (a generated set: samples/ + annotations/, no validation set:
     test videos stay unseen), then its verifier, calibrated on the training videos, each inside the recipe's
     "minutes". Returns {"model": path of refdet.pt, "detector_minutes", "verifier_minutes", "epochs" (the
@@ -140,7 +143,7 @@ def train_recipe(out_dir, train_root, recipe: dict, style: str = "realistic", ca
                          callbacks=[TimeBudget(budget["detector"])] if budget.get("detector") else None)
             done = finished_run(out / "detector")
         elif verbose:
-            print(f"detector: {out / 'detector' / 'last.pt'} finished its {done['epochs']} epochs: reused")
+            log.info(f"detector: {out / 'detector' / 'last.pt'} finished its {done['epochs']} epochs: reused")
     t1 = time.time()
     vtrain = TrainConfig(epochs=v.pop("epochs"), lr=v.pop("lr"), checkpoint_dir=str(out / "verifier"),
                          save_interval=10 ** 6)

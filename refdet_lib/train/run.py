@@ -6,6 +6,7 @@ are settled on copies, so a notebook can reuse its config objects for the next r
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 import warnings
@@ -27,12 +28,15 @@ from ..data import (
     make_loader,
 )
 from ..data.sampling import split_batches
+from ..errors import InputError
 from ..model.loading import load_checkpoint, model_config
 from ..runtime import available_cpus, select_device, usable_workers, use_channels_last
 from .callbacks import Callback
 from .history import append_experiment
 from .run_folder import claim_run_folder
 from .trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
 ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
@@ -97,7 +101,7 @@ def build_coco_datasets(data: DataConfig, imgsz: int, train: TrainConfig):
     if data.test_annotations and is_coco_json(data.test_annotations):
         vds = CocoDetectionDataset(data.test_annotations, data.test_data_root)
         if vds.cat_ids != ds.cat_ids:
-            raise ValueError(f"{data.test_annotations}: category ids {vds.cat_ids} differ from the training "
+            raise InputError(f"{data.test_annotations}: category ids {vds.cat_ids} differ from the training "
                              f"json's {ds.cat_ids}")
         va = YoloBatches(vds, data.batch_size, imgsz, train.seed, None, shuffle=False)
     return ds, tr, va, None
@@ -122,7 +126,7 @@ def build_datasets(data: DataConfig, model: ModelConfig, train: TrainConfig, ran
     ds = RefDetDataset(data.data_root, data.annotations, mode="train",
                        negatives_per_video=data.negatives_per_video, **kw)
     if data.n_way > len(ds.classes):
-        raise ValueError(f"--n_way {data.n_way} is larger than the number of videos in {data.data_root} "
+        raise InputError(f"--n_way {data.n_way} is larger than the number of videos in {data.data_root} "
                          f"({len(ds.classes)})")
     n_episodes, n_triplets = split_batches(data.n_episodes, train.triplet_ratio) if train.use_triplet \
         else (data.n_episodes, 0)
@@ -175,7 +179,7 @@ def _run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, 
     if train.use_triplet and weights.triplet == 0:
         weights.triplet = 0.2
         if rank == 0 and verbose:
-            print("--use_triplet with triplet weight 0: using the guide's stage-3 triplet weight 0.2")
+            log.info("--use_triplet with triplet weight 0: using the guide's stage-3 triplet weight 0.2")
 
     ckpt = load_checkpoint(train.resume) if train.resume else None
     if ckpt is not None:  # the network's shape is the checkpoint's
@@ -191,7 +195,7 @@ def _run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, 
             warnings.filterwarnings("ignore", message=".*randomly initialised", category=UserWarning)
         model = RefDet(model_cfg).to(device)
     if train.stage == 1 and ckpt is None and model_cfg.nc_base != len(ds.classes):
-        raise ValueError("stage 1 needs nc_base == number of training classes")
+        raise InputError("stage 1 needs nc_base == number of training classes")
     criterion = Criterion(weights, loss_cfg, reg_max=model_cfg.reg_max).to(device)
     net = model
     if world > 1:
@@ -201,7 +205,7 @@ def _run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, 
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
     nw = usable_workers(data.num_workers, world)
     if nw < data.num_workers and rank == 0 and verbose:
-        print(f"num_workers {data.num_workers} -> {nw}: this machine gives {available_cpus()} CPU(s) to "
+        log.info(f"num_workers {data.num_workers} -> {nw}: this machine gives {available_cpus()} CPU(s) to "
               f"{world} training process(es); more loader processes would only compete with the training step")
     trainer = Trainer(net, criterion, make_loader(train_eps, nw), train,
                       val_loader=make_loader(val_eps, min(nw, 2)) if val_eps is not None else None,

@@ -19,11 +19,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
-import signal
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -34,20 +33,24 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from ..config import LOSS_COMPONENTS as COMPONENTS
-from ..errors import UsageError
-from ..config import TrainConfig, to_dict
+from ..config import ModelConfig, TrainConfig, to_dict
 from ..data.sampling import interleave
+from ..errors import UsageError
+from ..log import bars
+from ..model.artifact import TRAINING_KEYS, Artifact
 from ..model.loading import load_checkpoint
 from ..model.verifier import Decision
 from ..runtime import batch_to, cpu_has_native_bf16, use_channels_last
 from .callbacks import Callback
 from .checkpoint import atomic_save, atomic_write_text, rng_state, set_rng_state
 from .history import History
+from .signals import StopSignal
 from .optim import param_groups, warmup_cosine
 from .step import batch_loss
 
+log = logging.getLogger(__name__)
 
-RESUME_ONLY = ("optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "rng_state")
+
 
 
 def _alive(pid: int) -> bool:
@@ -58,40 +61,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-_SIGNALLED: list[int] = []  # SIGTERMs received during the current fit
-
-
-def _raise_if_signalled() -> None:
-    """Act on a SIGTERM at a safe point (between steps, between validation batches, between epochs). The handler only
-    records the signal: an exception raised wherever the signal lands was measured to be lost (inside torch.save's
-    C++ writer, or in a `__del__` Python reports as "ignored"), and one raised mid-write could cut a checkpoint."""
-    if _SIGNALLED:
-        raise KeyboardInterrupt(f"signal {_SIGNALLED[-1]}")
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (a scheduler or `kill` stopping the job) is handled as Ctrl-C, within one step: interrupted.pt is
-    written, last.pt stays at the last finished epoch. Only in the main thread, where Python delivers signals."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, _frame):
-        _SIGNALLED.append(signum)  # acted on by the next _raise_if_signalled
-
-    _SIGNALLED.clear()
-    old = signal.signal(signal.SIGTERM, handler)
-    # a parent that blocked SIGTERM passes its mask on to the processes it starts: unblock it for the run
-    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGTERM, old)
-        _SIGNALLED.clear()
 
 
 class Trainer:
@@ -116,6 +85,7 @@ class Trainer:
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
         self.verbose = verbose and self.is_main
+        self.stop = StopSignal()  # SIGTERM as Ctrl-C, acted on between steps (signals.py)
         self.device = next(model.parameters()).device
         if cfg.channels_last and not isinstance(model, nn.parallel.DistributedDataParallel):
             use_channels_last(model)  # (run_training converts before wrapping in DDP)
@@ -164,7 +134,7 @@ class Trainer:
 
     def say(self, msg: str) -> None:
         if self.verbose:
-            tqdm.write(msg)
+            log.info(msg)
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -237,12 +207,12 @@ class Trainer:
         loaders = {"episode": iter(self.train_loader), "triplet": iter(self.triplet_loader) if n_tri else None}
         sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
         counted, skipped, tri_steps = 0, 0, 0
-        bar = tqdm(total=n, desc=f"Episode [{epoch}/{self.cfg.epochs}]", disable=not self.verbose,
+        bar = tqdm(total=n, desc=f"Episode [{epoch}/{self.cfg.epochs}]", disable=not bars(self.verbose),
                    leave=True, file=sys.stdout, dynamic_ncols=True,
                    mininterval=0.5 if sys.stdout.isatty() else 30.0)  # logs and papermill: few redraws
         self.optimizer.zero_grad(set_to_none=True)
         for i, kind in enumerate(kinds):
-            _raise_if_signalled()
+            self.stop.check()
             batch = next(loaders[kind])
             if kind == "triplet":
                 loss, comps = self.triplet_loss(batch)
@@ -289,7 +259,7 @@ class Trainer:
         sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
         n = 0
         for batch in self.val_loader:
-            _raise_if_signalled()
+            self.stop.check()
             loss, comps = self.episode_loss(batch)
             if not torch.isfinite(loss):
                 continue
@@ -304,23 +274,22 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state(self, epoch: int) -> dict:
-        return {
-            "model_state_dict": self.raw_model.state_dict(),
-            "optimizer_state_dict": self.optimizer.state_dict(),
-            "scheduler_state_dict": self.scheduler.state_dict(),
-            "scaler_state_dict": self.scaler.state_dict(),
-            "criterion_state_dict": self.criterion.state_dict(),
-            "rng_state": rng_state(),
-            "epoch": epoch,
-            "stage": self.cfg.stage,
-            "best_val": self.best_val,
-            "skipped_steps": self.skipped_steps,
-            "loss_weights": self.criterion.weights.as_dict(),
-            # a verifier's calibrated decision travels on with the model it was fitted for (fine-tuning keeps it)
-            **({"decision": self.raw_model.decision.to_dict()} if hasattr(self.raw_model, "decision") else {}),
-            "config": {**{k: to_dict(v) for k, v in self.configs.items()}, "train": to_dict(self.cfg)},
-            "history": self.history.rows,
-        }
+        """The run at `epoch`, training state included. A RefDet is written as its artifact (model/artifact.py; a
+        verifier's calibrated decision travels on with the model it was fitted for, fine-tuning keeps it); any other
+        module the loop trains (the crop verifier) as its weights with the same record."""
+        record = {"best_val": self.best_val, "skipped_steps": self.skipped_steps,
+                  "loss_weights": self.criterion.weights.as_dict(),
+                  "config": {k: to_dict(v) for k, v in self.configs.items() if k != "model"}
+                  | {"train": to_dict(self.cfg)}}
+        training = {"optimizer_state_dict": self.optimizer.state_dict(),
+                    "scheduler_state_dict": self.scheduler.state_dict(), "scaler_state_dict": self.scaler.state_dict(),
+                    "criterion_state_dict": self.criterion.state_dict(), "rng_state": rng_state()}
+        net = self.raw_model
+        if isinstance(getattr(net, "config", None), ModelConfig):
+            return Artifact(net.state_dict(), net.config, getattr(net, "decision", None), self.cfg.stage, epoch,
+                            self.history.rows, record, training).to_dict()
+        return {"model_state_dict": net.state_dict(), "epoch": epoch, "stage": self.cfg.stage,
+                "history": self.history.rows, **record, **training}
 
     def save(self, name: str, epoch: int, resumable: bool = True) -> Optional[Path]:
         """resumable=False (best_model.pt, checkpoint_epoch_N.pt): the model and its record without optimizer,
@@ -329,7 +298,7 @@ class Trainer:
             return None
         st = self.state(epoch)
         if not resumable:
-            st = {k: v for k, v in st.items() if k not in RESUME_ONLY}
+            st = {k: v for k, v in st.items() if k not in TRAINING_KEYS}
         return atomic_save(st, self.run_dir / name)
 
     def _clean_stale_tmp(self) -> None:
@@ -394,7 +363,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ the run
     def fit(self) -> History:
-        with _sigterm_as_interrupt():
+        with self.stop:
             return self._fit()
 
     def _fit(self) -> History:
@@ -407,7 +376,7 @@ class Trainer:
         epoch = self.epoch
         try:
             for epoch in range(self.epoch + 1, self.cfg.epochs + 1):
-                _raise_if_signalled()
+                self.stop.check()
                 if self.stop_training or epoch > self.cfg.epochs:  # a callback stopped or shortened the run
                     break
                 self._cb("on_epoch_begin", epoch)

@@ -11,6 +11,7 @@ refdet.pt is an ordinary RefDet checkpoint whose model carries its verifier and 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -19,26 +20,27 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import DataConfig, TrainConfig, VerifierConfig, to_dict
+from ..config import CALIB_FRAMES, CALIB_VIDEOS, DataConfig, TrainConfig, VerifierConfig
 from ..data import RefDetDataset, make_loader
 from ..data.annotations import list_reference_images
 from ..data.crops import CropBatches, GeneratedBank
 from ..losses.verifier import VerifierCriterion
-from ..model.loading import load_checkpoint, load_model, with_verifier
+from ..model.artifact import Artifact
+from ..model.loading import load_model, with_verifier
 from ..model.refdet import CANDIDATE_CONF
 from ..model.verifier import Decision, build_verifier
 from ..ops.boxes import box_iou
 from ..ops.images import crop_patches, read_rgb
 from ..runtime import select_device, usable_workers
-from .checkpoint import atomic_save
 from .trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 
 def mine_false_positives(model, ds: RefDetDataset, size: int, context: float, per_video: int = 6,
                          per_frame: int = 3, max_iou: float = 0.1) -> np.ndarray:
     """The detector's own confident mistakes on training frames (its top candidates that miss the object), as
     crops: the hardest negatives a verifier meets. (N, size, size, 3) uint8."""
-    kept, model.decision = model.decision, Decision()
     out = []
     try:
         for v in ds.classes:
@@ -46,7 +48,8 @@ def mine_false_positives(model, ds: RefDetDataset, size: int, context: float, pe
             idx = ds.indices_by_video()[v]
             for i in [idx[int(k)] for k in np.linspace(0, len(idx) - 1, min(per_video, len(idx)))]:
                 it = ds[i]
-                r = model.predict([it["query_frame"]], conf=CANDIDATE_CONF, max_det=per_frame * 3)[0]
+                r = model.predict([it["query_frame"]], conf=CANDIDATE_CONF, max_det=per_frame * 3,
+                                  decision=Decision())[0]  # the detector's own ranking
                 if not len(r["boxes"]):
                     continue
                 iou = box_iou(r["boxes"], it["bboxes"]).max(1) if len(it["bboxes"]) else np.zeros(len(r["boxes"]))
@@ -55,13 +58,13 @@ def mine_false_positives(model, ds: RefDetDataset, size: int, context: float, pe
                     out.append(crop_patches(it["query_frame"], miss, size, context))
     finally:
         model.clear_references()
-        model.decision = kept
     return np.concatenate(out) if out else np.zeros((0, size, size, 3), np.uint8)
 
 
 def train_verifier(detector: str | Path, data: DataConfig, vcfg: Optional[VerifierConfig] = None,
                    train: Optional[TrainConfig] = None, n_batches: int = 60, n_ids: int = 16, bank: int = 200,
-                   n_fresh: int = 2, style: str = "realistic", calib_videos: int = 12, calib_frames: int = 60,
+                   n_fresh: int = 2, style: str = "realistic", calib_videos: int = CALIB_VIDEOS,
+                   calib_frames: int = CALIB_FRAMES,
                    verbose: bool = True, callbacks: Optional[list] = None) -> Path:
     """Train a verifier for the detector checkpoint `detector` on `data`'s training videos (see the module
     docstring); returns the path of refdet.pt, the detector + verifier + calibrated decision."""
@@ -81,7 +84,7 @@ def train_verifier(detector: str | Path, data: DataConfig, vcfg: Optional[Verifi
         negatives = mine_false_positives(det, ds, vcfg.crop_size, vcfg.context)
         gen = GeneratedBank.build(bank, vcfg.crop_size, vcfg.context, style, train.seed) if bank else None
         if verbose:
-            print(f"verifier data: {len(ds.classes)} training videos, {len(gen or [])} generated identities, "
+            log.info(f"verifier data: {len(ds.classes)} training videos, {len(gen or [])} generated identities, "
                   f"{n_fresh} fresh per batch, {len(negatives)} hard negatives mined from the detector "
                   f"({time.time() - t0:.0f} s)")
         batches = CropBatches(ds, n_batches, n_ids, 2, 2, vcfg.crop_size, vcfg.context, gen, n_fresh, negatives,
@@ -98,17 +101,14 @@ def train_verifier(detector: str | Path, data: DataConfig, vcfg: Optional[Verifi
 
     dec = calibrate(model, data.data_root, data.annotations, sorted(ds.classes)[:calib_videos], calib_frames)
     if verbose:
-        print(f"calibrated on {min(calib_videos, len(ds.classes))} training videos: {dec.formula()}; threshold "
+        log.info(f"calibrated on {min(calib_videos, len(ds.classes))} training videos: {dec.formula()}; threshold "
               f"{dec.threshold:.2f} (tracked), {dec.frame_threshold:.2f} (frames alone)")
     return save_refdet(model, detector, run / "refdet.pt")
 
 
 def save_refdet(model, base: str | Path, path: str | Path) -> Path:
-    """A RefDet checkpoint of `model` (its verifier and decision included) on top of `base`'s record."""
-    ckpt = load_checkpoint(base)
-    cfg = dict(ckpt.get("config") or {})
-    cfg["model"] = to_dict(model.config)
-    out = {k: ckpt[k] for k in ("epoch", "stage", "loss_weights", "history") if k in ckpt}
-    out.update(model_state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()}, config=cfg,
-               decision=model.decision.to_dict())
-    return atomic_save(out, path)
+    """A RefDet checkpoint of `model` (its verifier and decision included) on top of `base`'s record: its training
+    epochs, history, run configs and loss weights (model/artifact.py)."""
+    b = Artifact.load(base)
+    record = {k: b.record[k] for k in ("config", "loss_weights") if k in b.record}
+    return Artifact.from_model(model, stage=b.stage, epoch=b.epoch, history=b.history, record=record).save(path)

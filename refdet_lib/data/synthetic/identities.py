@@ -9,6 +9,7 @@ from typing import Iterable, Optional, Sequence
 import cv2
 import numpy as np
 
+from ...errors import InputError
 from .shapes import render_sprite
 
 SHAPES = ("box", "rounded_box", "ellipse", "triangle", "cross", "ring", "l_shape", "capsule", "diamond", "t_shape",
@@ -48,12 +49,12 @@ class ObjectIdentity:
 
     def __post_init__(self):
         if self.shape not in SHAPES:
-            raise ValueError(f"ObjectIdentity {self.name!r}: unknown shape {self.shape!r}, expected one of {SHAPES}")
+            raise InputError(f"ObjectIdentity {self.name!r}: unknown shape {self.shape!r}, expected one of {SHAPES}")
         if self.texture not in TEXTURES:
-            raise ValueError(f"ObjectIdentity {self.name!r}: unknown texture {self.texture!r}, "
+            raise InputError(f"ObjectIdentity {self.name!r}: unknown texture {self.texture!r}, "
                              f"expected one of {TEXTURES}")
         if not 0.1 <= self.aspect <= 1.0:
-            raise ValueError(f"ObjectIdentity {self.name!r}: aspect must be in [0.1, 1], got {self.aspect}")
+            raise InputError(f"ObjectIdentity {self.name!r}: aspect must be in [0.1, 1], got {self.aspect}")
 
     @property
     def appearance(self) -> tuple:
@@ -104,7 +105,7 @@ def split_attributes(split: str) -> tuple[tuple, tuple, tuple]:
         return TEST_SHAPES, tuple(range(1, HUE_BINS, 2)), TEXTURES
     if split == "any":
         return SHAPES, tuple(range(HUE_BINS)), TEXTURES
-    raise ValueError(f"split must be 'train', 'test' or 'any', got {split!r}")
+    raise InputError(f"split must be 'train', 'test' or 'any', got {split!r}")
 
 
 def sample_identities(n: int, seed: int = 0, exclude: Iterable = (), split: str = "train",

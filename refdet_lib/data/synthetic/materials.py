@@ -15,6 +15,8 @@ import math
 import cv2
 import numpy as np
 
+from ...errors import InputError
+
 MATERIALS = ("fabric", "ripstop", "canvas", "denim", "nylon", "leather", "plastic", "paint", "metal", "rubber",
              "glass", "cardboard", "wood", "skin", "hair", "mesh")
 # gloss (specular share) and roughness-ish shininess exponent of each material
@@ -44,7 +46,7 @@ def surface(material: str, u: np.ndarray, v: np.ndarray, rng: np.random.Generato
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tone, gloss, bump) maps of `material` on coordinates (u, v); see the module docstring."""
     if material not in MATERIALS:
-        raise ValueError(f"unknown material {material!r}: choose one of {', '.join(MATERIALS)}")
+        raise InputError(f"unknown material {material!r}: choose one of {', '.join(MATERIALS)}")
     shape = u.shape
     mottle = smooth_noise(shape, rng, max(shape) / 3)            # coarse: uneven dye, wear, light falloff
     grain = smooth_noise(shape, rng, 1.2)                        # finest: fibres, speckle

@@ -22,6 +22,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from ...errors import InputError
 from .materials import SHININESS, dirt, surface
 from .patterns import pattern_weight
 
@@ -77,7 +78,7 @@ def _mask(part: Part, to_px, N: int) -> np.ndarray:
         cv2.circle(m, tuple(int(v) for v in p), max(16, int(round(r * to_px.scale * 16))), 255,
                    max(1, int(round(wd * to_px.scale))), cv2.LINE_8, shift=4)
     else:
-        raise ValueError(f"unknown part kind {part.kind!r}: choose one of {', '.join(KINDS)}")
+        raise InputError(f"unknown part kind {part.kind!r}: choose one of {', '.join(KINDS)}")
     return m
 
 

@@ -12,6 +12,7 @@ import string
 import cv2
 import numpy as np
 
+from ...errors import InputError
 from .materials import smooth_noise
 
 PATTERNS = ("camo", "stripes", "plaid", "block", "dots", "text", "logo")
@@ -96,4 +97,4 @@ def pattern_weight(p: dict, u: np.ndarray, v: np.ndarray, rng: np.random.Generat
         c, s = math.cos(-ang), math.sin(-ang)
         uu, vv = (u - cx) * c - (v - cy) * s, (u - cx) * s + (v - cy) * c
         return _sample(img, uu, vv, (-w / 2, -h / 2, w / 2, h / 2))
-    raise ValueError(f"unknown pattern {kind!r}: choose one of {', '.join(PATTERNS)}")
+    raise InputError(f"unknown pattern {kind!r}: choose one of {', '.join(PATTERNS)}")

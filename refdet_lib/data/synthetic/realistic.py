@@ -14,6 +14,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from ...errors import InputError
 from .identities import CATEGORY_WORDS, HUE_BINS, HUE_JITTER, _hsv_to_rgb, _rgb_to_hsv
 from .layouts import CARRIED
 from .layouts_large import LARGE
@@ -47,7 +48,7 @@ class RealIdentity:
 
     def __post_init__(self):
         if self.category not in LAYOUTS:
-            raise ValueError(f"RealIdentity {self.name!r}: unknown category {self.category!r}, expected one of "
+            raise InputError(f"RealIdentity {self.name!r}: unknown category {self.category!r}, expected one of "
                              f"{', '.join(LAYOUTS)}")
 
     @property
@@ -125,7 +126,7 @@ def sample_real_identities(n: int, seed: int = 0, exclude: Iterable = (), split:
     still covers many). `class_names`: other words as names (the layout is then drawn from the categories).
     """
     if split not in ("train", "test", "any"):
-        raise ValueError(f"split must be 'train', 'test' or 'any', got {split!r}")
+        raise InputError(f"split must be 'train', 'test' or 'any', got {split!r}")
     rng = np.random.default_rng([int(seed), 11])
     cats = list(categories or CATEGORY_WORDS)
     # bin 1 (orange-brown, 30 degrees) is cardboard's: the train split's boxes have it, so the test split does not

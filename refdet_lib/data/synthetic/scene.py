@@ -14,6 +14,7 @@ from typing import Iterator, Optional, Sequence
 import cv2
 import numpy as np
 
+from ...errors import InputError
 from .camera import PARALLAX
 from .canvas import _darken, _paste
 from .dressing import cast_shadow, motion_kernel, paint_clutter, paint_occluder
@@ -247,12 +248,12 @@ def make_video_scene(target: ObjectIdentity, distractors: Sequence[ObjectIdentit
     """Plan and build one video's scene, deterministic for `seed` (an int or a sequence of ints). The realistic
     scene's parts (`realism`) draw from a second generator seeded from the same seed."""
     if n_frames < 2:
-        raise ValueError(f"n_frames must be at least 2, got {n_frames}")
+        raise InputError(f"n_frames must be at least 2, got {n_frames}")
     if width < 32 or height < 32:
-        raise ValueError(f"frame size must be at least 32x32, got {width}x{height}")
+        raise InputError(f"frame size must be at least 32x32, got {width}x{height}")
     for d in distractors:
         if d.appearance == target.appearance:
-            raise ValueError(f"distractor {d.name!r} has the target {target.name!r}'s appearance")
+            raise InputError(f"distractor {d.name!r} has the target {target.name!r}'s appearance")
     rng = np.random.default_rng(seed)
     extra = np.random.default_rng([*np.atleast_1d(seed).tolist(), 97])
     size = object_size or default_object_size(width, getattr(target, "style", "simple"))

@@ -7,6 +7,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from ...errors import InputError
+
 
 class SpriteSpec(Protocol):
     """What a sprite is drawn from (identities.ObjectIdentity has it): shapes stays below identities, one way."""
@@ -69,7 +71,7 @@ def shape_polygons(kind: str, a: float) -> tuple[list[np.ndarray], list[np.ndarr
         return [P([(-1, -a), (1, -a), (1, -b), (0.25, -b), (0.25, a), (-0.25, a), (-0.25, -b), (-1, -b)])], []
     if kind == "arrow":
         return [P([(1, 0), (0.2, a), (0.2, 0.4 * a), (-1, 0.4 * a), (-1, -0.4 * a), (0.2, -0.4 * a), (0.2, -a)])], []
-    raise ValueError(f"unknown shape {kind!r}")
+    raise InputError(f"unknown shape {kind!r}")
 
 
 def _texture(ident: SpriteSpec, u: np.ndarray, v: np.ndarray, edge: np.ndarray) -> np.ndarray:
@@ -98,7 +100,7 @@ def _texture(ident: SpriteSpec, u: np.ndarray, v: np.ndarray, edge: np.ndarray) 
         e = -v * math.sin(ang) + u * math.cos(ang)
         tri = np.abs((e * f) % 2.0 - 1.0)
         return (np.sin(np.pi * f * (d + 0.5 * tri / f)) > 0).astype(np.float32)
-    raise ValueError(f"unknown texture {kind!r}")
+    raise InputError(f"unknown texture {kind!r}")
 
 
 def render_sprite(ident: SpriteSpec, length: float, angle: float = 0.0, light_dir: float = -2.3,

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import InputError
+
 # (quantile, longest box side / frame width) of the real task's boxes, the knots of a piecewise log-linear quantile
 # function; the source and which of these are measured: the module docstring
 REAL_TASK_SIZES: tuple[tuple[float, float], ...] = ((0.1, 0.018), (0.5, 0.040), (0.9, 0.066))
@@ -44,7 +46,7 @@ def draw_sizes(n: int, seed: int, width: int = 640) -> np.ndarray:
     """(n,) longest sides in px for n videos in frames `width` wide, stratified over the distribution and shuffled,
     deterministic for `seed` (a stream of its own: the identities and scenes drawn from the same seed are unchanged)."""
     if n < 1:
-        raise ValueError(f"draw_sizes: need n >= 1, got {n}")
+        raise InputError(f"draw_sizes: need n >= 1, got {n}")
     rng = np.random.default_rng([int(seed), 7707])
     q = (rng.permutation(n) + rng.random(n)) / n
     return size_quantile(q) * width

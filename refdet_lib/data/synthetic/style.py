@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from ...errors import InputError
+
 STYLES = ("realistic", "simple")
 
 
@@ -39,7 +41,7 @@ class Realism:
     @classmethod
     def for_style(cls, style: str) -> "Realism":
         if style not in STYLES:
-            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+            raise InputError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
         return cls() if style == "realistic" else cls.off()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Iterable, Optional, Sequence
 import cv2
 import numpy as np
 
+from ...errors import InputError
 from ...ops.runs import runs
 from ..annotations import REF_DIR, VIDEO_NAME
 from .camera import CameraPath
@@ -23,6 +25,8 @@ from .realistic import identity_from_dict
 from .references import render_reference
 from .scene import VideoScene, make_video_scene
 from .style import STYLES, Realism, default_object_size
+
+log = logging.getLogger(__name__)
 
 META_NAME = "synth_meta.json"
 
@@ -84,23 +88,23 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
     out = Path(out_dir)
     lo_refs = min(n_refs) if isinstance(n_refs, (tuple, list)) else n_refs
     if n_videos < 1 or n_frames < 2 or lo_refs < 0 or n_distractors < 0:
-        raise ValueError(f"generate_dataset: need n_videos >= 1, n_frames >= 2, n_refs >= 0, n_distractors >= 0; "
+        raise InputError(f"generate_dataset: need n_videos >= 1, n_frames >= 2, n_refs >= 0, n_distractors >= 0; "
                          f"got {n_videos}, {n_frames}, {n_refs}, {n_distractors}")
     if object_sizes is not None and (object_size is not None or len(object_sizes) != n_videos):
-        raise ValueError(f"generate_dataset: object_sizes needs one (min, max) per video ({n_videos}) and no "
+        raise InputError(f"generate_dataset: object_sizes needs one (min, max) per video ({n_videos}) and no "
                          f"object_size; got {len(object_sizes)} and {object_size}")
     if identities is not None and len(identities):
         style = getattr(identities[0], "style", "simple")
     style = style or "realistic"
     if style not in STYLES:
-        raise ValueError(f"generate_dataset: style must be one of {', '.join(STYLES)}, got {style!r}")
+        raise InputError(f"generate_dataset: style must be one of {', '.join(STYLES)}, got {style!r}")
     realism = realism if realism is not None else Realism.for_style(style)
     exclude = list(exclude)
     if identities is None:
         identities = sample_targets(style, n_videos, seed, exclude, split, class_names)
     identities = list(identities)
     if not identities:
-        raise ValueError("generate_dataset: `identities` is empty")
+        raise InputError("generate_dataset: `identities` is empty")
     targets = [identities[i % len(identities)] for i in range(n_videos)]
     extras = extras_pool(style, max(2 * n_distractors, 4), seed, list(identities) + exclude, split, class_names)
     _prepare_out(out, overwrite)
@@ -137,7 +141,7 @@ def generate_dataset(out_dir, n_videos: int = 8, n_frames: int = 150, seed: int 
                                "distractors": [d.to_dict() for d in distractors]}
                               | ({"object_size": list(size)} if object_sizes is not None else {}))
         if progress:
-            print(f"[synth] {vid}: {len(boxes)}/{n_frames} frames with a box, "
+            log.info(f"[synth] {vid}: {len(boxes)}/{n_frames} frames with a box, "
                   f"{len(entries[-1]['annotations'])} interval(s)")
     (out / "annotations" / "annotations.json").write_text(json.dumps(entries, indent=1))
     (out / META_NAME).write_text(json.dumps(meta, indent=1))
