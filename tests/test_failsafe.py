@@ -195,7 +195,9 @@ def test_sigterm_is_handled_as_ctrl_c(tiny_root, tmp_path):
 @pytest.mark.parametrize("looks", [[], ["--tiles", "2", "--tile_every", "3"]])
 def test_predict_onnx_matches_pytorch_and_reports_fps(looks, tiny_checkpoint, tiny_root, tmp_path):
     """The exported graphs under onnxruntime on a generated video: the same boxes as the PyTorch path (within 1 px
-    on at least 99 % of frames), each path's FPS reported; with the frames' tiles too (one proposal code)."""
+    on at least 99 % of frames), each path's FPS reported. With the frames' tiles too: the 1-epoch model scores
+    every window alike (~1e-7), so which tied box comes first is arbitrary; there each frame's merged candidates
+    (ops/tiles.frame_candidates, one proposal code for both) must be the same boxes with the same scores."""
     samples, _ = paths(tiny_root)
     vdir = sorted(p for p in samples.iterdir() if p.is_dir())[0]
     refs = [str(p) for p in sorted((vdir / "object_images").glob("*.jpg"))]
@@ -211,11 +213,31 @@ def test_predict_onnx_matches_pytorch_and_reports_fps(looks, tiny_checkpoint, ti
                       for d in json.loads((tmp_path / name / "submission.json").read_text())[0]["detections"]
                       for b in d["bboxes"]}
     frames = set(subs["torch"]) | set(subs["onnx"])
-    close = sum(f in subs["torch"] and f in subs["onnx"] and np.abs(subs["torch"][f] - subs["onnx"][f]).max() <= 1
-                for f in frames)
-    assert len(frames) >= 20 and close >= 0.99 * len(frames), (close, len(frames))
+    assert len(frames) >= 20 and set(subs["torch"]) == set(subs["onnx"])
     assert fps["torch"] > 0 and fps["onnx"] > 0
     print(f"FPS: PyTorch {fps['torch']:.1f}, onnxruntime {fps['onnx']:.1f}")
+    if not looks:
+        close = sum(np.abs(subs["torch"][f] - subs["onnx"][f]).max() <= 1 for f in frames)
+        assert close >= 0.99 * len(frames), (close, len(frames))
+        return
+    from refdet_lib.data.video import iter_frames
+    from refdet_lib.export.runner import OnnxRefDet
+    from refdet_lib.model.loading import load_model
+    from refdet_lib.ops.tiles import frame_candidates
+
+    ref_imgs = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in refs]
+    video = [f for _, f in iter_frames(vdir / "drone_video.mp4")]
+    cands = {}
+    for name, m in (("torch", load_model(tiny_checkpoint)), ("onnx", OnnxRefDet(tmp_path / "onnx"))):
+        m.set_references(ref_imgs)
+        cands[name] = frame_candidates(m.propose, video, 0.0, 0.5, 10, 8, grid=2)
+    for f, (t, o) in enumerate(zip(cands["torch"], cands["onnx"])):
+        assert len(t[0]) == len(o[0]) and len(t[0]) > 1, f
+        ti, oi = np.lexsort(t[0].T[::-1]), np.lexsort(o[0].T[::-1])  # the same boxes, in one order
+        assert np.abs(t[0][ti] - o[0][oi]).max() <= 1, f
+        np.testing.assert_allclose(t[1][ti], o[1][oi], atol=1e-5)
+        np.testing.assert_array_equal(t[3][ti], o[3][oi])  # each box's look: the frame (1) or a tile (1.8)
+        assert (t[3] > 1).any()
 
 
 def test_export_int8_is_calibrated_qdq_with_its_accuracy_reported(tiny_checkpoint, tiny_root, tmp_path, capsys):

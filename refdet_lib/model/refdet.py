@@ -285,6 +285,7 @@ class RefDet(nn.Module):
                 self.train()
         return results
 
+    @torch.no_grad()
     def propose(self, images: list[np.ndarray], conf: float, iou: float, k: int) -> list[tuple]:
         """Preprocess -> network -> postprocess: RGB uint8 images -> per image (boxes (n, 4) float32 in the image's
         own pixels, det_scores (n,), labels (n,)), the k best after class-wise NMS, none below CANDIDATE_CONF."""
