@@ -47,7 +47,7 @@ learning: $(STAMP)
 MINUTES ?=
 OBJECT_SIZE ?=
 IMGSZ ?=
-# BACKBONE=yolov8|mobilenetv2: the query backbone (default: the recipe's)
+# BACKBONE=yolov8|mobilenetv2: the query backbone (default mobilenetv2, the ImageNet MobileNetV2 under YOLOv8's neck)
 BACKBONE ?=
 # REFIT=1 [CUES=mobilenetv2] [SIZE=1]: no training, the committed weights given the frozen ImageNet cue and their
 # decision fitted again on the card's training videos (refdet_lib/train/course_refit.py)

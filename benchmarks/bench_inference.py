@@ -18,6 +18,8 @@ The finer looks for ten-pixel objects (--tiles 2 --tile_every N): the same chain
 2 x 2 tiles (ops/tiles.py), timed over a cycle of N frames and given per frame (the ten-pixel issue's target, <= 2x).
 
     python benchmarks/bench_inference.py --imgsz 320 --reps 30 [--threads 1] [--tiles 2 --tile_every 4]
+    the course weights' model: --imgsz 640 --support-size 32 --reference-encoder siamese --appearance-match
+                               --backbone mobilenetv2
 """
 from __future__ import annotations
 
@@ -78,6 +80,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--reference-encoder", default="dinov2", choices=["dinov2", "siamese"])
     ap.add_argument("--appearance-match", action="store_true", help="with the low-level appearance match")
+    ap.add_argument("--backbone", default="yolov8", choices=["yolov8", "mobilenetv2"],
+                    help="the query backbone (the course weights': mobilenetv2)")
     ap.add_argument("--cues", nargs="*", default=["mobilenetv2"], help="frozen cues beside the verifier in a second "
                     "chain row (the course weights carry mobilenetv2; none: skip the row)")
     ap.add_argument("--tiles", type=int, default=0, help="also time the chain with N x N tiles (0: skip the row)")
@@ -94,7 +98,7 @@ def main(argv=None):
         warnings.simplefilter("ignore")  # random init on purpose: timing only
         model = build_refdet(imgsz=args.imgsz, support_size=args.support_size, head_mode=args.head_mode,
                              reference_encoder=args.reference_encoder,
-                             appearance_match=args.appearance_match).to(dev).eval()
+                             appearance_match=args.appearance_match, backbone=args.backbone).to(dev).eval()
     x = torch.rand(1, 3, args.imgsz, args.imgsz, device=dev)
     frame = rng.integers(0, 255, (int(args.imgsz * 0.5625), args.imgsz, 3), dtype=np.uint8)  # a 16:9 frame
     ref_images = lambda k: [rng.integers(0, 255, (96, 80, 3), dtype=np.uint8) for _ in range(k)]

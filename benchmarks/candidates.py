@@ -19,8 +19,8 @@ spans twenty), to tell an object too small for the detector's grid from one it c
 size), 2x (the frame at twice it), tiles (the frame plus 2 x 2 overlapping tiles, ops/tiles.py, every frame),
 tiles/N (the tiles every Nth frame); each with its coverage per video and per object size, and its seconds a frame.
 
-Writes benchmarks/results/candidates.json (the committed run: the course weights on data_samples/test and the 12 more
-novel videos, `--novel`).
+Writes benchmarks/results/candidates.json (the committed run: the course weights on the representative novel set,
+data_samples/test and the 12 more novel videos, `--novel`).
 """
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None, help="a RefDet checkpoint (default: the course weights)")
     ap.add_argument("--split", default=None, help="a split folder with samples/ and annotations/ "
                                                   "(default: data_samples/test)")
-    ap.add_argument("--novel", action="store_true", help="also the 12 more novel videos (generated once, cached)")
+    ap.add_argument("--novel", action="store_true", help="also the representative novel set and the 12 more novel "
+                    "videos (the card's sets, generated once under runs/weights)")
     ap.add_argument("--top", type=int, nargs="+", default=[1, 10, 30, 100])
     ap.add_argument("--max_frames", type=int, default=None)
     ap.add_argument("--imgsz", type=int, default=None, help="inference size (default: the checkpoint's)")
@@ -122,7 +123,8 @@ def main() -> None:
 
     from refdet_lib.model.loading import course_weights, load_model
     from refdet_lib.runtime import machine_name
-    from refdet_lib.train.recipes import DATA_SAMPLES, more_novel_set
+    from refdet_lib.train.course_weights import course_sets
+    from refdet_lib.train.recipes import DATA_SAMPLES
 
     t0 = time.time()
     ckpt = a.checkpoint or course_weights()
@@ -131,7 +133,7 @@ def main() -> None:
     test = DATA_SAMPLES / "test"
     splits = {"data_samples/test" if a.split is None else a.split: Path(a.split) if a.split else test}
     if a.novel:
-        splits["12 more novel videos"] = more_novel_set(ROOT / "runs" / "weights" / "novel_set_realistic")
+        splits = {**course_sets(ROOT / "runs" / "weights"), **splits}  # the headline first
     res = {"checkpoint": a.checkpoint or "models/refdet_course.pt", "machine": machine_name(),
            "top_k_verified": model.verifier.config.top_k if model.verifier is not None else None,
            "imgsz": model.config.imgsz, "decision": model.decision.to_dict(), "schemes": {}}

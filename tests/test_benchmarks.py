@@ -112,6 +112,7 @@ def test_candidates_benchmark_counts_where_objects_are_lost(tmp_path):
         assert c["first: p"] <= c["top 10"] and c["first: cos"] <= c["top 10"], (vid, c)
     assert counts["Box_0"]["frames"] == 0  # Box_0 shows from frame 100 on: nothing to find in the first 30
     best = json.loads((ROOT / "models" / "refdet_course.json").read_text())["per_video"]
-    found = max(best, key=lambda v: best[v]["recall"])
-    assert counts[found]["frames"] >= 20 and counts[found]["first: p"] >= 0.8 * counts[found]["frames"], counts
+    # of the videos whose object shows in most of the first 30 frames, the one the card finds best
+    found = max((v for v in counts if counts[v]["frames"] >= 15), key=lambda v: best[v]["recall"])
+    assert best[found]["recall"] >= 0.5 and counts[found]["first: p"] >= 0.8 * counts[found]["frames"], counts
     assert "Suitcase_2" in r.stdout and "first: p" in r.stdout

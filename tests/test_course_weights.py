@@ -219,7 +219,7 @@ def test_the_card_says_what_the_weights_start_from_and_is_written_from_the_manif
     man["recipe"]["verifier"]["config"] = {"cues": ["mobilenetv2"]}
     man["per_video_table"] = "conf = 0.12\nvideo  GT\nall    316"
     text = card(man, {})
-    assert "query backbone starts from the ImageNet MobileNetV2" in text and "ImageNet MobileNetV2 backbone" in text
+    assert "query backbone is the ImageNet MobileNetV2" in text and "ImageNet MobileNetV2 backbone" in text
     assert "as a cue (mobilenetv2" in text and "stage 2, from random init" not in text
     assert "Per video on data_samples/test" in text and "all    316" in text
     man["recipe"]["detector"].pop("backbone")

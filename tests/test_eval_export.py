@@ -28,6 +28,7 @@ class Oracle:
         self.anns, self.silent, self.video, self.frame = anns, silent, None, 0
 
     num_references = property(lambda self: int(self.video is not None))
+    looks = {"tiles": 0, "tile_every": 1}  # model/interface.ReferenceDetector: the frame alone
 
     def set_references(self, images):
         self.video = next(v for v, r in self.refs.items() if np.array_equal(r, images[0]))

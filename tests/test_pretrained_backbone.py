@@ -194,10 +194,12 @@ def test_cli_trains_saves_loads_and_exports_both_options(tiny_root, tmp_path):
     assert max(par.values()) <= 1e-4, par
 
 
-def test_default_model_and_course_weights_are_untouched():
+def test_default_model_is_yolov8_and_the_course_weights_load_their_imagenet_backbone():
     """The default query backbone is YOLOv8 with ultralytics' key names; the committed course weights (strictly
-    loaded: a missing or unexpected key is refused) load and run as before."""
+    loaded: a missing or unexpected key is refused) carry the ImageNet MobileNetV2 backbone (course_weights.BACKBONE)
+    and run."""
     from refdet_lib.model.loading import load_course_model
+    from refdet_lib.train.course_weights import BACKBONE
 
     assert ModelConfig().backbone == "yolov8" and TrainConfig().lr_mult_pretrained == 0.1
     keys = quiet(support_size=56).state_dict().keys()
@@ -205,7 +207,8 @@ def test_default_model_and_course_weights_are_untouched():
     assert bb and all(k.startswith("backbone.model.") for k in bb)
     assert any(k.startswith("reference.vit.") for k in keys) and not any(".features." in k for k in keys)
     m = load_course_model(imgsz=S)
-    assert isinstance(m.backbone, YoloBackbone) and m.component_parameters()["pretrained"] == []
+    assert BACKBONE == "mobilenetv2" == m.config.backbone and isinstance(m.backbone, MobileNetBackbone)
+    assert m.component_parameters()["pretrained"]  # its layers train at lr x0.1 when fine-tuned
     with torch.no_grad():
         out = m(torch.rand(1, 3, S, S), torch.rand(1, 3, 3, m.config.support_size, m.config.support_size))
     assert torch.isfinite(out["proto_logits"]).all()

@@ -344,9 +344,10 @@ def test_trainer_uses_channels_last_unless_told_not(stage2_run, tiny_root, tmp_p
 @pytest.mark.parametrize("native", [True, False])
 def test_cpu_mixed_precision_only_where_bf16_is_native(native, tiny_root, tmp_path, monkeypatch, capsys):
     """bf16 autocast where the CPU computes bf16 natively; elsewhere (emulated: ~10x slower) float32, said once."""
+    import refdet_lib.train.precision as precision_mod
     import refdet_lib.train.trainer as trainer_mod
 
-    monkeypatch.setattr(trainer_mod, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(precision_mod, "cpu_has_native_bf16", lambda: native)
     seen = []
     real = trainer_mod.Trainer.episode_loss
 

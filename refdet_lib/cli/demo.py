@@ -84,10 +84,11 @@ def demo(args) -> int:
               "epoch(s) (the guide's 'start from pretrained weights')")
         run_training(*finetune_configs(run_dir, args.epochs, str(dev)), verbose=False)
         h = read_history(run_dir)
-        print("  epoch  train loss  " + "  ".join(f"{c:>7}" for c in ("bbox", "cls", "dfl", "supcon", "cpe")))
+        # the run's loss terms as its criterion named them (history.csv's columns), those that were trained
+        terms = [c[6:] for c in h.columns if c.startswith("train_") and c != "train_loss" and h[c].abs().sum() > 0]
+        print("  epoch  train loss  " + "  ".join(f"{c:>7}" for c in terms))
         for _, r in h.iterrows():
-            print(f"  {int(r.epoch):5d}  {r.train_loss:10.3f}  " + "  ".join(
-                f"{r[f'train_{c}']:7.3f}" for c in ("bbox", "cls", "dfl", "supcon", "cpe")))
+            print(f"  {int(r.epoch):5d}  {r.train_loss:10.3f}  " + "  ".join(f"{r[f'train_{c}']:7.3f}" for c in terms))
         from ..model.loading import load_model
         from ..model.artifact import Artifact
         from ..eval.scoring import split_paths
@@ -117,7 +118,8 @@ def demo(args) -> int:
 
 
 def finetune_configs(run_dir, epochs: int, device: str = "auto"):
-    """The demo's fine-tune: the course weights' own input sizes (their recipe), a few episodes an epoch, the same
+    """The demo's fine-tune: the course weights' own model (their config: backbone, sizes, encoder), their recipe's
+    frames and windows, a few episodes an epoch, the same
     ones every epoch (fixed_episodes: with 12 new episodes an epoch, the draw moves the loss by more than two epochs
     of training do: 10.17 -> 10.57 at lr 0), the guide's fine-tuning learning rate (1e-4: the weights are trained),
     no validation set (test objects stay unseen)."""
@@ -127,9 +129,8 @@ def finetune_configs(run_dir, epochs: int, device: str = "auto"):
     d = LEARNING["detector"]
     data, model, train, weights = small_configs(
         run_dir, epochs=epochs, n_episodes=DEMO_EPISODES, n_query=d["n_query"], imgsz=d["imgsz"],
-        train_crop=d["train_crop"], support_size=d["support_size"], reference_encoder=d["reference_encoder"],
-        appearance_match=d["appearance_match"], lr=1e-4, validate=False, num_workers=2, device=device,
-        resume=str(course_weights()))
+        train_crop=d["train_crop"], lr=1e-4, validate=False, num_workers=2, device=device,
+        start_from=course_weights())
     train.save_interval = max(1, epochs)
     data.fixed_episodes = True
     return data, model, train, weights

@@ -175,8 +175,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--imgsz", type=int, default=None,
                    help="the frames' size in training and inference, a multiple of 32 (default: the recipe's 640)")
     s.add_argument("--backbone", default=None, choices=["yolov8", "mobilenetv2"],
-                   help="the query backbone (default: the recipe's; mobilenetv2: the ImageNet MobileNetV2 under "
-                   "YOLOv8's neck)")
+                   help="the query backbone (default mobilenetv2: the ImageNet MobileNetV2 under YOLOv8's neck; "
+                   "yolov8: YOLOv8n from random initialisation)")
     s.add_argument("--refit", action="store_true", help="no training: put --cues beside the committed weights' "
                    "verifier, fit their decision again on the card's training videos, pack, score, write the card")
     s.add_argument("--cues", nargs="*", default=["mobilenetv2"], choices=CUE_KINDS, help="with --refit: the frozen "

@@ -12,9 +12,9 @@
 from ..train.recipes import DATA_SAMPLES, small_configs
 from .learning import LEARNING_RUN, learning_report, run_learning_benchmark
 from .runner import NOTEBOOKS, run_course
-from .setup import (DEFAULT_RUNS, START_FROM, best_test_video, checks, ensure_checkpoint, lesson_setup, reference_size,
-                    start_config, start_weights)
+from .setup import (DEFAULT_RUNS, START_FROM, Lesson, best_test_video, checks, ensure_checkpoint, lesson_setup,
+                    reference_size, start_config, start_weights)
 
 __all__ = ["DATA_SAMPLES", "small_configs", "LEARNING_RUN", "learning_report", "run_learning_benchmark",
            "NOTEBOOKS", "run_course", "DEFAULT_RUNS", "checks", "ensure_checkpoint", "START_FROM", "start_config",
-           "start_weights", "reference_size", "lesson_setup", "best_test_video"]
+           "start_weights", "reference_size", "lesson_setup", "Lesson", "best_test_video"]

@@ -3,8 +3,10 @@
 It is the floor a trained RefDet must clear: it knows what the object looks like (its photos) but learns nothing
 about how a drone sees it. Each reference's central crop (the object; the photo's border is background) is resized
 to a range of object sizes and slid over the frame with OpenCV's `matchTemplate` (TM_CCOEFF_NORMED); the best peaks
-over references and scales, after NMS, are the detections. It has the same `set_references` / `predict` interface as
-`RefDet`, so `refdet_lib.evaluate.evaluate_model` scores it with the same metrics.
+over references and scales, after NMS, are the detections. It implements the same interface as `RefDet`
+(model/interface.ReferenceDetector: `propose` its matching, `predict` through the same frame_candidates, so tiles
+work for it too), so `refdet_lib.evaluate.evaluate_model` scores it with the same metrics. It has no decision: the
+correlation is the score.
 """
 from __future__ import annotations
 
@@ -22,10 +24,14 @@ class TemplateMatcher:
         self.sizes, self.crop, self.peaks, self.ref_width = tuple(sizes), crop, peaks, ref_width
         self.templates: list[np.ndarray] = []
 
-    # the RefDet-like interface used by inference.predict_video / evaluate.evaluate_model
+    # model/interface.ReferenceDetector, what inference.predict_video / evaluate.evaluate_model call
     @property
     def num_references(self) -> int:
         return 1 if self.templates else 0
+
+    @property
+    def looks(self) -> dict:
+        return {"tiles": 0, "tile_every": 1}
 
     def clear_references(self) -> None:
         self.templates = []
@@ -72,10 +78,28 @@ class TemplateMatcher:
         k = torchvision.ops.nms(b, s, iou)[:max_det]
         return {"boxes": b[k].numpy(), "scores": s[k].numpy(), "labels": np.zeros(len(k), np.int64)}
 
-    def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
-                batch_size: int = 16):  # noqa: ARG002  (RefDet.predict's signature; frames are matched one by one)
+    def propose(self, images: list[np.ndarray], conf: float, iou: float, k: int) -> list[tuple]:
+        """Per image (boxes, scores, labels): its k best matches after NMS."""
+        out = []
+        for f in images:
+            d = self._frame(f, conf, iou, k)
+            out.append((d["boxes"].astype(np.float32), d["scores"].astype(np.float32), d["labels"]))
+        return out
+
+    def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100, batch_size: int = 16,
+                tiles: int = 0, tiled=None, decision=None) -> list[dict]:  # noqa: ARG002  (no decision: see above)
+        """RefDet.predict's contract: per frame {boxes, scores, labels, det_scores, cosines (0), scale}."""
+        from ..ops.tiles import frame_candidates
+
         if not self.templates:
             raise RuntimeError("call set_references(images) first")
         if isinstance(frames, np.ndarray) and frames.ndim == 3:
             frames = [frames]
-        return [self._frame(f, conf, iou, max_det) for f in frames]
+        res = []
+        for boxes, scores, labels, scale in frame_candidates(self.propose, list(frames), conf, iou, max_det,
+                                                            batch_size, tiles, tiled):
+            keep = scores >= conf
+            res.append({"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep],
+                        "det_scores": scores[keep], "cosines": np.zeros(int(keep.sum()), np.float32),
+                        "scale": scale[keep]})
+        return res

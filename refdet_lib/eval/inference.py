@@ -51,7 +51,7 @@ def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5
                unit="frame", leave=False)
 
     conf_in = min(conf, CANDIDATE_CONF) if track else conf
-    own = getattr(model, "looks", None) or {}
+    own = model.looks  # model/interface.ReferenceDetector
     tiles = own.get("tiles", 0) if tiles is None else tiles
     tile_every = own.get("tile_every", 1) if tile_every is None else tile_every
 

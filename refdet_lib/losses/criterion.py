@@ -40,6 +40,7 @@ class Criterion(nn.Module):
     """`total, components = criterion(out, batch, stage)`; see the module docstring and docs/contracts.md."""
 
     num_bg_negatives = 256  # background anchors sampled as triplet negatives per call
+    components = COMPONENTS  # the loss terms it returns by name: the trainer, history.csv and the widgets read these
 
     def __init__(self, weights: LossWeights, cfg: LossConfig = LossConfig(), reg_max: int = 16):
         super().__init__()

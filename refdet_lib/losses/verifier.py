@@ -3,21 +3,23 @@
     total = w_supcon * SupCon(e, identity) + w_triplet * BatchHardTriplet(e, identity)
 
 Crops of no identity (the detector's false positives) carry labels of their own: they have no positive, so they
-are never anchors, only negatives in every other anchor's denominator. Components are named as the detector's
-(the other four are 0), so history.csv, the trainer and the widgets read them unchanged.
+are never anchors, only negatives in every other anchor's denominator. Its components are its own two terms
+(`components`): the trainer sums and history.csv records those, not the detector's six.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from ..config import LOSS_COMPONENTS, LossWeights
+from ..config import LossWeights
 from .contrastive import SupConLoss
 from .triplet import batch_hard_triplet_loss
 
 
 class VerifierCriterion(nn.Module):
     """`total, components = criterion({"embeddings": (N, D)}, {"labels": (N,)}, stage)`."""
+
+    components = ("supcon", "triplet")
 
     def __init__(self, weights: LossWeights | None = None, temperature: float = 0.1, margin: float = 0.3):
         super().__init__()
@@ -27,7 +29,7 @@ class VerifierCriterion(nn.Module):
     def forward(self, out: dict, batch: dict, stage: int = 2):  # noqa: ARG002  (the trainer's criterion signature)
         e, y = out["embeddings"].float(), batch["labels"].to(out["embeddings"].device)
         zero = e.sum() * 0.0
-        comp = {k: zero for k in LOSS_COMPONENTS}
+        comp = {k: zero for k in self.components}
         if self.weights["supcon"]:
             comp["supcon"] = self.weights["supcon"] * self.supcon(e, y)
         if self.weights["triplet"]:

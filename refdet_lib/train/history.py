@@ -14,24 +14,32 @@ from .checkpoint import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (["epoch", "train_loss"] + [f"train_{c}" for c in COMPONENTS] + ["val_loss"] +
-           [f"val_{c}" for c in COMPONENTS] + ["lr", "seconds", "skipped_steps", "triplet_steps"])
+
+def columns(components=COMPONENTS) -> list[str]:
+    """history.csv's header for a criterion whose loss terms are `components` (its `components` attribute)."""
+    return (["epoch", "train_loss"] + [f"train_{c}" for c in components] + ["val_loss"] +
+            [f"val_{c}" for c in components] + ["lr", "seconds", "skipped_steps", "triplet_steps"])
+
+
+COLUMNS = columns()  # the detector's
 
 
 class History:
-    """Rows of per-epoch metrics, rewritten atomically to history.csv after every epoch."""
+    """Rows of per-epoch metrics, rewritten atomically to history.csv after every epoch; one column per loss term
+    of the run's criterion (`components`: the detector's six by default, the crop verifier's two)."""
 
-    def __init__(self, run_dir: str | Path, rows: Optional[list[dict]] = None):
+    def __init__(self, run_dir: str | Path, rows: Optional[list[dict]] = None, components=COMPONENTS):
         self.run_dir = Path(run_dir)
         self.rows: list[dict] = list(rows or [])
+        self.columns = columns(components)
 
     def append(self, row: dict) -> None:
         self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+        w = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
         w.writeheader()
         for r in self.rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS})
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in self.columns})
         atomic_write_text(buf.getvalue(), self.run_dir / "history.csv")
 
     def log(self, text: str) -> None:

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
 ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
                "num_ref_tokens", "reference_fusion", "reference_encoder",
-               "appearance_match", "verifier")
+               "appearance_match", "verifier", "backbone")
 
 
 def init_distributed() -> tuple[int, int, int]:

@@ -6,7 +6,7 @@ stages 2/3: episodes), the loss weights (`STAGE_PRESETS`) and, for stage 3, the 
 What the loop guarantees:
 - layer-wise learning rates (reference encoder x0.1, backbone x1, fusion x2, head x2), linear warm-up then cosine;
 - AMP with GradScaler on CUDA (`mixed_precision`); on the CPU bf16 autocast when asked and the CPU computes bf16
-  natively (AMX or AVX512-BF16), else float32 (emulated bf16 is ~10x slower); either way said once;
+  natively (AMX or AVX512-BF16), else float32 (emulated bf16 is ~10x slower); either way said once (precision.py);
 - gradient accumulation and clipping; a guard that skips (and counts) steps whose loss or gradients are not finite;
 - `history.csv`, `training.log`, `checkpoint_epoch_N.pt`, `last.pt`, `best_model.pt`, `config.json` in the run
   folder, all written atomically; Ctrl-C keeps `last.pt` (the last finished epoch) and saves `interrupted.pt`;
@@ -16,7 +16,6 @@ What the loop guarantees:
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -24,7 +23,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -33,19 +31,18 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from ..config import LOSS_COMPONENTS as COMPONENTS
-from ..config import ModelConfig, TrainConfig, to_dict
+from ..config import TrainConfig, to_dict
 from ..data.sampling import interleave
-from ..errors import UsageError
 from ..log import bars
-from ..model.artifact import TRAINING_KEYS, Artifact
-from ..model.loading import load_checkpoint
-from ..model.verifier import Decision
-from ..runtime import batch_to, cpu_has_native_bf16, use_channels_last
+from ..model.artifact import TRAINING_KEYS
+from ..runtime import batch_to, use_channels_last
 from .callbacks import Callback
-from .checkpoint import atomic_save, atomic_write_text, rng_state, set_rng_state
+from .checkpoint import atomic_save, atomic_write_text
 from .history import History
-from .signals import StopSignal
 from .optim import param_groups, warmup_cosine
+from .precision import Precision
+from .run_state import resume_run, run_state
+from .signals import StopSignal
 from .step import batch_loss
 
 log = logging.getLogger(__name__)
@@ -90,7 +87,9 @@ class Trainer:
         if cfg.channels_last and not isinstance(model, nn.parallel.DistributedDataParallel):
             use_channels_last(model)  # (run_training converts before wrapping in DDP)
         self.run_dir = Path(cfg.checkpoint_dir)
-        self.history = History(self.run_dir)
+        # the loss terms are the criterion's own (Criterion: the guide's six; the crop verifier's: supcon, triplet)
+        self.components = tuple(getattr(criterion, "components", COMPONENTS))
+        self.history = History(self.run_dir, components=self.components)
         self.epoch = 0                      # last finished epoch
         self.best_val = float("inf")
         self.skipped_steps = 0
@@ -104,18 +103,7 @@ class Trainer:
         warm = int(round(self.steps_per_epoch * cfg.warmup_epochs))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total, min(warm, total)))
 
-        cuda = self.device.type == "cuda"
-        self.amp_dtype = None
-        if cfg.mixed_precision:
-            if cuda:
-                self.amp_dtype = torch.float16
-            elif self.device.type == "cpu" and cpu_has_native_bf16():
-                self.amp_dtype = torch.bfloat16
-                self.say("mixed precision on the CPU: bfloat16 autocast (no GradScaler needed)")
-            elif self.device.type == "cpu":
-                self.say("mixed precision: this CPU has no native bfloat16 (AMX / AVX512-BF16), where bf16 autocast "
-                          "runs ~10x slower than float32: training in float32")
-        self.scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.mixed_precision)
+        self.precision = Precision(self.device, cfg.mixed_precision, self.say)  # autocast dtype, scaler (precision.py)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -136,10 +124,16 @@ class Trainer:
         if self.verbose:
             log.info(msg)
 
+    @property
+    def amp_dtype(self):
+        return self.precision.amp_dtype
+
+    @property
+    def scaler(self):
+        return self.precision.scaler
+
     def _autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return self.precision.autocast()
 
     def _cb(self, hook: str, *args):
         for cb in self.callbacks:
@@ -171,23 +165,8 @@ class Trainer:
 
     def _backward_step(self, loss: torch.Tensor, do_step: bool) -> bool:
         """Backward (scaled, accumulated) and, on the last micro-batch, clip + step. False if the step was skipped."""
-        if not torch.isfinite(loss):
-            self.optimizer.zero_grad(set_to_none=True)
-            return False
-        self.scaler.scale(loss / self.cfg.gradient_accumulation).backward()
-        if not do_step:
-            return True
-        self.scaler.unscale_(self.optimizer)
-        norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.cfg.grad_clip)
-        if not torch.isfinite(norm):
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.update()
-            return False
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
-        return True
+        return self.precision.step(loss, self.optimizer, self.scheduler, self.raw_model.parameters(),
+                                   self.cfg.gradient_accumulation, self.cfg.grad_clip, do_step)
 
     # ------------------------------------------------------------------ epochs
     def _set_epoch(self, epoch: int) -> None:
@@ -205,7 +184,7 @@ class Trainer:
         # episode a worker decoded and augmented is trained on (a triplet step does not throw one away)
         kinds = interleave(n_ep, n_tri, self.cfg.seed, epoch)
         loaders = {"episode": iter(self.train_loader), "triplet": iter(self.triplet_loader) if n_tri else None}
-        sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
+        sums = {k: 0.0 for k in ("loss",) + self.components}
         counted, skipped, tri_steps = 0, 0, 0
         bar = tqdm(total=n, desc=f"Episode [{epoch}/{self.cfg.epochs}]", disable=not bars(self.verbose),
                    leave=True, file=sys.stdout, dynamic_ncols=True,
@@ -229,11 +208,11 @@ class Trainer:
                 continue
             counted += 1
             sums["loss"] += float(loss.detach())
-            for k in COMPONENTS:
+            for k in self.components:
                 sums[k] += float(comps[k])
             if self.verbose:
                 bar.set_postfix_str(" | ".join([f"Loss: {sums['loss'] / counted:.4f}"] +
-                                               [f"{k}: {sums[k] / counted:.4f}" for k in COMPONENTS
+                                               [f"{k}: {sums[k] / counted:.4f}" for k in self.components
                                                 if self.criterion.weights[k] > 0]), refresh=False)
             self._cb("on_step_end", i, comps)
             bar.update(1)
@@ -256,7 +235,7 @@ class Trainer:
             return None
         self.model.eval()
         self.criterion.eval()  # WIoU v3's running mean learns from training batches only
-        sums = {k: 0.0 for k in ("loss",) + COMPONENTS}
+        sums = {k: 0.0 for k in ("loss",) + self.components}
         n = 0
         for batch in self.val_loader:
             self.stop.check()
@@ -265,7 +244,7 @@ class Trainer:
                 continue
             n += 1
             sums["loss"] += float(loss)
-            for k in COMPONENTS:
+            for k in self.components:
                 sums[k] += float(comps[k])
         if n == 0:  # every val batch was non-finite: say so, never report a perfect 0.0
             self.say("  ! validation: every batch gave a non-finite loss")
@@ -274,22 +253,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state(self, epoch: int) -> dict:
-        """The run at `epoch`, training state included. A RefDet is written as its artifact (model/artifact.py; a
-        verifier's calibrated decision travels on with the model it was fitted for, fine-tuning keeps it); any other
-        module the loop trains (the crop verifier) as its weights with the same record."""
-        record = {"best_val": self.best_val, "skipped_steps": self.skipped_steps,
-                  "loss_weights": self.criterion.weights.as_dict(),
-                  "config": {k: to_dict(v) for k, v in self.configs.items() if k != "model"}
-                  | {"train": to_dict(self.cfg)}}
-        training = {"optimizer_state_dict": self.optimizer.state_dict(),
-                    "scheduler_state_dict": self.scheduler.state_dict(), "scaler_state_dict": self.scaler.state_dict(),
-                    "criterion_state_dict": self.criterion.state_dict(), "rng_state": rng_state()}
-        net = self.raw_model
-        if isinstance(getattr(net, "config", None), ModelConfig):
-            return Artifact(net.state_dict(), net.config, getattr(net, "decision", None), self.cfg.stage, epoch,
-                            self.history.rows, record, training).to_dict()
-        return {"model_state_dict": net.state_dict(), "epoch": epoch, "stage": self.cfg.stage,
-                "history": self.history.rows, **record, **training}
+        """The run at `epoch`, training state included (run_state.py: the schema)."""
+        return run_state(self, epoch)
 
     def save(self, name: str, epoch: int, resumable: bool = True) -> Optional[Path]:
         """resumable=False (best_model.pt, checkpoint_epoch_N.pt): the model and its record without optimizer,
@@ -310,48 +275,8 @@ class Trainer:
                 self.say(f"removed {tmp.name}, left by an interrupted checkpoint write")
 
     def resume(self, path: str | Path) -> None:
-        """Continue from a checkpoint. Same stage, last.pt (optimizer state inside): everything restored, the next
-        epoch, exactly as an unbroken run. Same stage, best_model.pt / checkpoint_epoch_N.pt (model only, as
-        ultralytics strips them): the next epoch with a fresh optimizer. Another stage, or weights that are not a
-        training run (the course weights): a fine-tune from epoch 1."""
-        ckpt = load_checkpoint(path, map_location=self.device)
-        missing, unexpected = self.raw_model.load_state_dict(ckpt["model_state_dict"], strict=False)
-        if ckpt.get("decision") and hasattr(self.raw_model, "decision"):
-            self.raw_model.decision = Decision.from_dict(ckpt["decision"])
-        if missing or unexpected:
-            warnings.warn(f"{path}: {len(missing)} missing and {len(unexpected)} unexpected model tensors")
-        if self.cfg.fine_tune or ckpt.get("stage", self.cfg.stage) != self.cfg.stage or "course_weights" in ckpt \
-                or "epoch" not in ckpt:
-            what = "the course weights" if "course_weights" in ckpt else f"stage-{ckpt.get('stage')} checkpoint"
-            self.say(f"Fine-tuning from {what} {path} (weights only, epoch 1)")
-            return
-        done = int(ckpt["epoch"])
-        if done >= self.cfg.epochs:
-            raise UsageError(f"--resume {path} has already trained {done} epoch(s): --epochs {self.cfg.epochs} "
-                             f"leaves nothing to do (give --epochs above {done} to continue)")
-        if "optimizer_state_dict" not in ckpt:  # a model-only file of this stage: continue, fresh optimizer
-            self.epoch, self.best_val = done, float(ckpt.get("best_val", float("inf")))
-            self.history.rows = [r for r in ckpt.get("history", []) if r["epoch"] <= done]
-            self.scheduler.last_epoch = done * self.steps_per_epoch  # the schedule where the run was
-            for g, lr in zip(self.optimizer.param_groups, self.scheduler.get_lr()):
-                g["lr"] = lr
-            self.say(f"Continuing from {path} (epoch {done}, model only: a fresh optimizer; last.pt resumes "
-                     f"exactly) to epoch {self.cfg.epochs}")
-            return
-        self.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
-        # a longer run (the guide's curriculum: --epochs 60 after 30) re-plans the schedule from here
-        self.scheduler.load_state_dict(ckpt["scheduler_state_dict"])
-        self.replan(self.cfg.epochs)
-        if ckpt.get("scaler_state_dict"):
-            self.scaler.load_state_dict(ckpt["scaler_state_dict"])
-        if ckpt.get("criterion_state_dict"):
-            self.criterion.load_state_dict(ckpt["criterion_state_dict"])
-        set_rng_state(ckpt["rng_state"])
-        self.epoch = int(ckpt["epoch"])
-        self.best_val = float(ckpt.get("best_val", float("inf")))
-        self.skipped_steps = int(ckpt.get("skipped_steps", 0))
-        self.history.rows = [r for r in ckpt.get("history", []) if r["epoch"] <= self.epoch]
-        self.say(f"Resumed from {path}: epoch {self.epoch} done, continuing to {self.cfg.epochs}")
+        """Continue from a checkpoint: exactly, model only, or as a fine-tune (run_state.resume_run says which)."""
+        resume_run(self, path)
 
     def replan(self, epochs: int) -> None:
         """End the run after `epochs` epochs: the warm-up + cosine schedule is laid over the new length from the
@@ -385,9 +310,9 @@ class Trainer:
                 tr = self.train_epoch(epoch)
                 va = self.validate()
                 secs = time.time() - t0
-                row = {"epoch": epoch, "train_loss": tr["loss"], **{f"train_{k}": tr[k] for k in COMPONENTS},
+                row = {"epoch": epoch, "train_loss": tr["loss"], **{f"train_{k}": tr[k] for k in self.components},
                        "val_loss": va["loss"] if va else None,
-                       **{f"val_{k}": (va[k] if va else None) for k in COMPONENTS},
+                       **{f"val_{k}": (va[k] if va else None) for k in self.components},
                        "lr": self.optimizer.param_groups[0]["lr"] / self._mult0(), "seconds": round(secs, 3),
                        "skipped_steps": tr["skipped"], "triplet_steps": tr["triplet_steps"]}
                 key = row["val_loss"] if va else row["train_loss"]
