@@ -48,9 +48,8 @@ def main() -> None:
     decisions = decisions_for(model, train_root, cands=cands)
     scores, _ = score_sets(model, decisions, course_sets(a.work))
     name = f"tiles/{a.tile_every}"
-    res = {"machine": machine_name(), "minutes": None, "decision": {name: model.decision.to_dict()},
+    res = {"machine": machine_name(), "minutes": (time.time() - t0) / 60, "decision": {name: model.decision.to_dict()},
            "figures": {"1x": man["figures"], name: {s: {m: row(r[m]) for m in METHODS} for s, r in scores.items()}}}
-    res["minutes"] = (time.time() - t0) / 60
     print(f"\nverifier + tracking, mAP@0.5 / precision / recall / ST-IoU ({machine_name()}, {res['minutes']:.1f} min)")
     for s in scores:
         for arm, figs in res["figures"].items():

@@ -97,9 +97,7 @@ class TemplateMatcher:
             frames = [frames]
         res = []
         for boxes, scores, labels, scale in frame_candidates(self.propose, list(frames), conf, iou, max_det,
-                                                            batch_size, tiles, tiled):
-            keep = scores >= conf
-            res.append({"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep],
-                        "det_scores": scores[keep], "cosines": np.zeros(int(keep.sum()), np.float32),
-                        "scale": scale[keep]})
+                                                            batch_size, tiles, tiled):  # every look > conf already
+            res.append({"boxes": boxes, "scores": scores, "labels": labels, "det_scores": scores,
+                        "cosines": np.zeros(len(scores), np.float32), "scale": scale})
         return res

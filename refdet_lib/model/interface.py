@@ -20,6 +20,7 @@ calibration (eval/calibration.py) collects before it fits the decision the check
 """
 from __future__ import annotations
 
+import inspect
 from typing import Optional, Protocol, runtime_checkable
 
 import numpy as np
@@ -51,4 +52,5 @@ class ReferenceDetector(Protocol):
         """Per frame {boxes, scores, labels, det_scores, cosines, scale}, scores >= conf, best first."""
 
 
-PREDICT_PARAMETERS = ("frames", "conf", "iou", "max_det", "batch_size", "tiles", "tiled", "decision")
+# predict's parameters by name, as every engine must spell them (tests/test_interface.py compares signatures)
+PREDICT_PARAMETERS = tuple(inspect.signature(ReferenceDetector.predict).parameters)[1:]

@@ -21,8 +21,6 @@ def columns(components=COMPONENTS) -> list[str]:
             [f"val_{c}" for c in components] + ["lr", "seconds", "skipped_steps", "triplet_steps"])
 
 
-COLUMNS = columns()  # the detector's
-
 
 class History:
     """Rows of per-epoch metrics, rewritten atomically to history.csv after every epoch; one column per loss term
