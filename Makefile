@@ -49,6 +49,8 @@ OBJECT_SIZE ?=
 IMGSZ ?=
 # BACKBONE=yolov8|mobilenetv2: the query backbone (default mobilenetv2, the ImageNet MobileNetV2 under YOLOv8's neck)
 BACKBONE ?=
+# P2=1: a stride-4 level in the neck, fusion and head (measured against the adopted weights: benchmarks/README.md)
+P2 ?=
 # REFIT=1 [CUES=mobilenetv2] [SIZE=1]: no training, the committed weights given the frozen ImageNet cue and their
 # decision fitted again on the card's training videos (refdet_lib/train/course_refit.py)
 REFIT ?=
@@ -57,11 +59,12 @@ SIZE ?=
 weights: $(STAMP)
 	$(BIN)/refdet weights $(if $(REFIT),--refit $(if $(CUES),--cues $(subst $(comma), ,$(CUES))) $(if $(SIZE),--size)) \
 		$(if $(MINUTES),--minutes $(MINUTES)) $(if $(OBJECT_SIZE),--object_size $(OBJECT_SIZE)) \
-		$(if $(IMGSZ),--imgsz $(IMGSZ)) $(if $(BACKBONE),--backbone $(BACKBONE))
+		$(if $(IMGSZ),--imgsz $(IMGSZ)) $(if $(BACKBONE),--backbone $(BACKBONE)) $(if $(P2),--p2)
 
-# the course as a static site: every notebook executed headless, then HTML with its pictures (site/index.html)
+# the course as a static site: every notebook executed headless, then HTML with its pictures (site/index.html), and
+# the executed notebooks committed for readers of the repository (executed/; tests/test_published.py says when stale)
 site: $(STAMP)
-	$(BIN)/refdet course site
+	$(BIN)/refdet course site --publish
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks

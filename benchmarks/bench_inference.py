@@ -84,6 +84,7 @@ def main(argv=None):
                     help="the query backbone (the course weights': mobilenetv2)")
     ap.add_argument("--cues", nargs="*", default=["mobilenetv2"], help="frozen cues beside the verifier in a second "
                     "chain row (the course weights carry mobilenetv2; none: skip the row)")
+    ap.add_argument("--p2", action="store_true", help="with --backbone mobilenetv2: the stride-4 level P2 too")
     ap.add_argument("--tiles", type=int, default=0, help="also time the chain with N x N tiles (0: skip the row)")
     ap.add_argument("--tile_every", type=int, default=4, help="with --tiles: tile every Nth frame")
     args = ap.parse_args(argv)
@@ -98,7 +99,7 @@ def main(argv=None):
         warnings.simplefilter("ignore")  # random init on purpose: timing only
         model = build_refdet(imgsz=args.imgsz, support_size=args.support_size, head_mode=args.head_mode,
                              reference_encoder=args.reference_encoder,
-                             appearance_match=args.appearance_match, backbone=args.backbone).to(dev).eval()
+                             appearance_match=args.appearance_match, backbone=args.backbone, p2=args.p2).to(dev).eval()
     x = torch.rand(1, 3, args.imgsz, args.imgsz, device=dev)
     frame = rng.integers(0, 255, (int(args.imgsz * 0.5625), args.imgsz, 3), dtype=np.uint8)  # a 16:9 frame
     ref_images = lambda k: [rng.integers(0, 255, (96, 80, 3), dtype=np.uint8) for _ in range(k)]

@@ -6,6 +6,7 @@ dual head and the six-component criterion. Target: RefDet step <= 1.6x the YOLOv
 reference encoder (references through the shared backbone, no ViT) and, with --freeze_reference, a frozen ViT.
 
     python benchmarks/bench_train_step.py [--imgsz 320] [--support_size 112] [--reps 5] [--no-channels_last] [--bf16]
+                                          [--p2]
                                           [--device cuda]    (on a GPU: float16 autocast on every side)
 """
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main():
     ap.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True,
                     help="NHWC weights and frames on every side, as the trainer does by default")
     ap.add_argument("--bf16", action="store_true", help="every side under bfloat16 autocast (CPU mixed precision)")
+    ap.add_argument("--p2", action="store_true", help="also time the course weights' model (ImageNet MobileNetV2 "
+                    "backbone, siamese references at --siamese_support, appearance match) without and with P2")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda: float16 autocast on every side)")
     a = ap.parse_args()
     dev = torch.device(a.device)
@@ -58,10 +61,13 @@ def main():
         ref = build_refdet(imgsz=S, support_size=a.support_size)
         ref_frozen = build_refdet(imgsz=S, support_size=a.support_size, freeze_reference=True)
         siam = build_refdet(imgsz=S, support_size=a.siamese_support or 64, reference_encoder="siamese")
-    for m in (yolo, ref, ref_frozen, siam):
+        course = {p2: build_refdet(imgsz=S, support_size=a.siamese_support or 64, reference_encoder="siamese",
+                                   backbone="mobilenetv2", appearance_match=True, p2=p2) for p2 in (False, True)}
+    models = [yolo, ref, ref_frozen, siam] + (list(course.values()) if a.p2 else [])
+    for m in models:
         m.to(dev)
     if a.channels_last:
-        for m in (yolo, ref, ref_frozen, siam):
+        for m in models:
             use_channels_last(m)
         batch["query"] = batch["query"].contiguous(memory_format=torch.channels_last)
     amp = torch.autocast("cuda", dtype=torch.float16) if cuda else \
@@ -75,7 +81,7 @@ def main():
               "bboxes": xywh / S}
     crit = Criterion(stage_weights(2)).to(dev)
     opts = {id(m): torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], 1e-4)
-            for m in (yolo, ref, ref_frozen, siam)}
+            for m in models}
 
     def step_yolo():
         with amp:
@@ -103,6 +109,9 @@ def main():
         runs["refdet (frozen ViT)"] = lambda: step_ref(ref_frozen)
     if a.siamese_support:
         runs[f"refdet siamese @{r}"] = lambda: step_ref(siam, siam_support)
+    if a.p2:
+        runs["course (mobilenetv2)"] = lambda: step_ref(course[False], siam_support)
+        runs["course + P2"] = lambda: step_ref(course[True], siam_support)
     for f in runs.values():
         f()  # warm-up
     times = {k: [] for k in runs}
@@ -127,6 +136,9 @@ def main():
     if "refdet (frozen ViT)" in times:  # what training the ViT itself costs: the part no fusion/head work can win back
         vit = statistics.median(times["refdet"]) - statistics.median(times["refdet (frozen ViT)"])
         print(f"  training the ViT (refdet - frozen): {1000 * vit:.1f} ms, {vit / base:.2f} of a yolov8n step")
+    if a.p2:
+        p2_cost = statistics.median(times["course + P2"]) / statistics.median(times["course (mobilenetv2)"])
+        print(f"  P2's cost: {p2_cost:.2f}x the course model's step")
     if a.bf16 and not cpu_has_native_bf16():
         print("  note: this CPU has no native bf16 (AMX / AVX512-BF16): autocast emulates it, every side runs slower "
               "than float32, and the trainer would train in float32 here")

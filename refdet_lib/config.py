@@ -58,7 +58,7 @@ class DataConfig:
     hard_episodes: float = 0.0       # fraction of episodes made of look-alike objects (closest reference colours)
     fixed_episodes: bool = False     # every epoch draws epoch 0's episodes (and augmentations): a short fine-tune's
                                      # epochs are passes over one set, so its loss per epoch compares like with like
-    batch_size: int = 4              # stage 1 frames per batch / episodes per optimizer step chunk
+    batch_size: int = 4              # stage 1 only: frames per batch (stages 2-3: an episode, n_way x n_query)
     num_workers: int = 4
     cache_frames: bool = True        # on-disk frame cache: a second run decodes nothing
     cache_size: Optional[int] = None  # max frames kept per video (None = every annotated frame)
@@ -113,6 +113,7 @@ class ModelConfig:
     yolo_scale: str = "n"            # yolov8{n,s,m,...} (with backbone mobilenetv2: the neck's widths and depths)
     backbone: str = "yolov8"         # query backbone: yolov8 (random init or yolo_weights) | mobilenetv2 (the
                                      # ImageNet MobileNetV2 under YOLOv8's neck: model/mobilenet_backbone.py)
+    p2: bool = False                 # a stride-4 level P2 in neck, fusion and head (yolov8-p2.yaml; mobilenetv2 only)
     yolo_weights: Optional[str] = None   # path to an ultralytics yolov8n.pt
     dino_model: str = "vit_small_patch14_dinov2"
     dino_weights: Optional[str] = None   # local file for timm's pretrained_cfg_overlay

@@ -27,7 +27,7 @@ def _non_default_configs(tmp_path):
                       augment=AugmentConfig.off())
     model = ModelConfig(imgsz=352, support_size=128, yolo_weights=str(f["yolo.pt"]), dino_weights=str(f["dino.bin"]),
                         freeze_reference=True, appearance_match=True, reference_encoder="siamese",
-                        backbone="mobilenetv2")
+                        backbone="mobilenetv2", p2=True)
     train = TrainConfig(stage=3, epochs=9, lr=2.5e-4, weight_decay=0.1, gradient_accumulation=2, mixed_precision=True,
                         channels_last=False, checkpoint_dir=str(tmp_path / "run dir"), save_interval=3,
                         resume=str(f["last.pt"]), fine_tune=True, exist_ok=True, device="cpu", seed=5, use_triplet=True,

@@ -65,3 +65,14 @@ def test_refdet_q_quietens_training_and_v_is_accepted(tiny_root, tmp_path, capsy
     assert logging.getLogger("refdet_lib").level == logging.WARNING
     main(["validate", str(samples), str(ann), "-v"])
     assert logging.getLogger("refdet_lib").level == logging.DEBUG
+
+
+def test_evaluate_says_the_guides_episode_flags_have_no_effect(capsys):
+    """`refdet evaluate --n_way 2 --n_query 4` (the guide's lines) is accepted, with a note that evaluation runs every
+    frame; without them no note. (No checkpoint given: the usage error follows the note.)"""
+    assert main(["evaluate", "--n_way", "2", "--n_query", "4"]) == 2
+    out = capsys.readouterr()
+    assert "--n_way and --n_query shape training episodes" in out.out + out.err
+    assert main(["evaluate"]) == 2
+    out = capsys.readouterr()
+    assert "no effect" not in out.out + out.err and "--checkpoint" in out.err

@@ -212,3 +212,34 @@ def test_default_model_is_yolov8_and_the_course_weights_load_their_imagenet_back
     with torch.no_grad():
         out = m(torch.rand(1, 3, S, S), torch.rand(1, 3, 3, m.config.support_size, m.config.support_size))
     assert torch.isfinite(out["proto_logits"]).all()
+
+
+# ------------------------------------------------------------------------------------------ the stride-4 level (P2)
+def test_p2_level_shapes_strides_and_one_training_step(batch):
+    """p2 adds a stride-4 map (MobileNetV2's pretrained 24-channel block under a yolov8-p2 neck): four levels, their
+    anchors in the head, a finite loss whose gradient reaches the new level; only on the mobilenetv2 backbone."""
+    bb = MobileNetBackbone("n", p2=True).eval()
+    assert bb.channels == (32, 64, 128, 256) and bb.strides == (4, 8, 16, 32)
+    with torch.no_grad():
+        feats = bb(torch.rand(1, 3, 320, 320))
+    assert [tuple(f.shape) for f in feats] == [(1, 32, 80, 80), (1, 64, 40, 40), (1, 128, 20, 20), (1, 256, 10, 10)]
+    with pytest.raises(ValueError, match="p2"):
+        query_backbone("yolov8", "n", None, p2=True)
+    torch.manual_seed(0)
+    m = quiet(backbone="mobilenetv2", reference_encoder="siamese", p2=True).train()
+    assert m.strides == (4, 8, 16, 32)
+    out = m(torch.rand(1, 3, S, S), torch.rand(1, 3, 3, R, R))
+    assert out["proto_logits"].shape[-1] == sum((S // s) ** 2 for s in (4, 8, 16, 32))
+    total, _ = batch_loss(m, Criterion(stage_weights(2)), batch, stage=2)
+    assert torch.isfinite(total) and total > 0
+    total.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.backbone.top2.parameters())
+
+
+def test_p2_flag_reaches_the_model_and_its_command(tmp_path, capsys):
+    a = train_parser().parse_args(["--backbone", "mobilenetv2", "--p2", "--checkpoint_dir", str(tmp_path)])
+    _, model, _, _ = configs_from_args(a)
+    assert model.p2 and ModelConfig().p2 is False
+    assert "--p2" in train_command(*configs_from_args(a)[:3])
+    assert main(["train", "--p2", "--imgsz", str(S), "--checkpoint_dir", str(tmp_path / "x")]) != 0  # on yolov8
+    assert "p2 (a stride-4 level) is built on backbone 'mobilenetv2'" in capsys.readouterr().err

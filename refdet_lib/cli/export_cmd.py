@@ -13,7 +13,8 @@ OPSETS = (17, 20)  # LayerNorm needs 17; the exporter of the pinned torch writes
 
 def export(a) -> int:
     from ..export import JETSON_RECIPE, export_onnx, parity_check
-    from ..model.loading import load_checkpoint, load_model
+    from ..model.artifact import Artifact
+    from ..model.loading import load_model
 
     if not OPSETS[0] <= a.opset <= OPSETS[1]:
         raise UsageError(f"--opset must be between {OPSETS[0]} and {OPSETS[1]} (got {a.opset})")
@@ -24,7 +25,7 @@ def export(a) -> int:
     model = load_model(a.checkpoint, "cpu")
     calib = None
     if a.int8:  # find the calibration data before writing anything
-        cfg = load_checkpoint(a.checkpoint).get("config") or {}
+        cfg = Artifact.load(a.checkpoint).record.get("config") or {}  # the run's data config
         root = Path(a.calib_data or (cfg.get("data") or {}).get("data_root") or "data_samples/train/samples")
         if not root.is_dir():
             raise UsageError(f"--calib_data {root} is not a folder of videos (the training data_root)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from ..config import (
 from ..errors import DatasetError, UsageError
 from .checks import add_looks, looks_of
 
+log = logging.getLogger(__name__)
+
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("evaluate", help="mAP@0.5, precision, recall, ST-IoU on a test split")
@@ -31,8 +34,8 @@ def add_parsers(sub) -> None:
                    help="an export folder (`refdet export`): the ONNX graphs under onnxruntime, as a Jetson runs them")
     s.add_argument("--test_data_root", default="data_samples/test/samples")
     s.add_argument("--test_annotations", default="data_samples/test/annotations/annotations.json")
-    s.add_argument("--n_way", type=int, default=None, help="accepted for the guide's command lines")
-    s.add_argument("--n_query", type=int, default=None, help="accepted for the guide's command lines")
+    for k in ("n_way", "n_query"):
+        s.add_argument(f"--{k}", type=int, default=None, help="the guide's lines carry it; no effect on evaluation")
     s.add_argument("--shots", default="1,3", help="reference counts to evaluate, e.g. 1,3")
     s.add_argument("--conf", type=float, default=None,
                    help="operating point for precision, recall and ST-IoU (default: the checkpoint's calibrated "
@@ -156,6 +159,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", default=None, help="folder for the executed notebooks (default runs/course/executed; "
                    "site: site/)")
     s.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 00,01")
+    s.add_argument("--publish", action="store_true", help="site: also the executed copies for the repository (executed/)")
     s.add_argument("-p", "--param", action="append", help="NAME=VALUE passed to every notebook's parameters cell")
 
     s = sub.add_parser("demo", help="the README's main job: the course weights find the novel objects of "
@@ -177,6 +181,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--backbone", default=None, choices=["yolov8", "mobilenetv2"],
                    help="the query backbone (default mobilenetv2: the ImageNet MobileNetV2 under YOLOv8's neck; "
                    "yolov8: YOLOv8n from random initialisation)")
+    s.add_argument("--p2", action="store_true", help="a stride-4 level P2 in neck, fusion and head (mobilenetv2 only)")
     s.add_argument("--refit", action="store_true", help="no training: put --cues beside the committed weights' "
                    "verifier, fit their decision again on the card's training videos, pack, score, write the card")
     s.add_argument("--cues", nargs="*", default=["mobilenetv2"], choices=CUE_KINDS, help="with --refit: the frozen "
@@ -245,6 +250,9 @@ def cmd_evaluate(a) -> int:
     from ..eval.metrics import precision_text
 
     shots = _shots(a.shots)
+    ignored = [f"--{f}" for f in ("n_way", "n_query") if getattr(a, f) is not None]
+    if ignored:  # the guide's evaluate lines carry the training episode's shape: say it changes nothing here
+        log.info(f"note: {' and '.join(ignored)} shape training episodes; evaluation runs every frame: no effect")
     if (a.checkpoint is None) == (a.onnx is None):
         raise UsageError("give --checkpoint (a PyTorch model) or --onnx (an export folder), one of the two")
     for flag in ("checkpoint", "onnx", "test_data_root", "test_annotations"):
@@ -447,10 +455,10 @@ def cmd_course(a) -> int:
     if a.only:
         nbs = [n for n in NOTEBOOKS if any(n.startswith(o) for o in a.only.split(","))]
     if a.action == "site":
+        from ..course.published import PUBLISHED
         from ..course.site import SITE, build_site
 
-        index = build_site(a.out or SITE, nbs, params)
-        print(f"open {index}")
+        print(f"open {build_site(a.out or SITE, nbs, params, publish_to=PUBLISHED if a.publish else None)}")
         return 0
     paths = run_course(a.out, nbs, params)
     print(f"executed {len(paths)} notebook(s) into {Path(paths[0]).parent if paths else a.out}")
@@ -479,11 +487,9 @@ def cmd_weights(a) -> int:
     kw = _imgsz(a)
     if kw.get("imgsz", 640) <= 320:
         raise UsageError(f"--imgsz must be above the recipe's 320 px windows (got {a.imgsz})")
-    if a.object_size is not None:
-        kw["object_size"] = tuple(a.object_size)
-    if a.backbone:
-        kw["backbone"] = a.backbone
-    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style, **kw)
+    kw.update({"object_size": tuple(a.object_size)} if a.object_size is not None else {},
+              **({"backbone": a.backbone} if a.backbone else {}))
+    make_course_weights(a.work, a.out or COURSE_WEIGHTS, a.minutes, a.style, p2=a.p2, **kw)
     return 0
 
 

@@ -74,7 +74,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="fraction (0-1) of episodes whose objects are look-alikes (closest reference colours)")
     _bool(g, "fixed_episodes", d.fixed_episodes, "every epoch draws the same episodes (a short fine-tune's passes "
           "over one set)")
-    g.add_argument("--batch_size", type=int, default=d.batch_size, help="frames per batch (stage 1)")
+    g.add_argument("--batch_size", type=int, default=d.batch_size,
+                   help="frames per batch, stage 1 only (stages 2-3 batch one episode: n_way x n_query frames)")
     g.add_argument("--num_workers", type=int, default=d.num_workers,
                    help="data loading workers (at most the CPUs each training process gets)")
     _bool(g, "cache_frames", d.cache_frames, "on-disk frame cache")
@@ -117,6 +118,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backbone", default=m.backbone, choices=["yolov8", "mobilenetv2"],
                    help="query backbone: yolov8 (YOLOv8n) or mobilenetv2 (the installed ImageNet MobileNetV2 under "
                         "YOLOv8's neck; its pretrained layers learn at lr x0.1)")
+    _bool(g, "p2", m.p2, "a stride-4 level P2 in the neck, fusion and head (yolov8-p2's layout; with --backbone "
+          "mobilenetv2): anchors every 4 px for objects of a few pixels")
 
 
 def train_parser(prog: str = "refdet train") -> argparse.ArgumentParser:

@@ -145,7 +145,8 @@ def time_episode(model, criterion, episodes, n: int = 1, stage: int = 2) -> dict
 
 # ---------------------------------------------------------------------------------------------- generalisation
 def train_val_gap(history):
-    """Per epoch: train loss, val loss, gap = val - train and the guide's verdict (ok < 0.05 <= watch <= 0.1 < overfit).
+    """Per epoch: train loss, val loss, gap = val - train and the guide's verdict (ok < 0.05 <= watch <= 0.1 < overfit;
+    "no val" for an epoch without a validation loss).
 
     `history` is a history.csv path, run folder or DataFrame.
     """
@@ -158,7 +159,8 @@ def train_val_gap(history):
         raise InputError("the history has no val_loss: train with --test_data_root/--test_annotations to get one")
     out = df[["epoch", "train_loss", "val_loss"]].copy()
     out["gap"] = out["val_loss"] - out["train_loss"]
-    out["verdict"] = ["ok" if g < GAP_OK else ("watch" if g <= GAP_OVERFIT else "overfitting") for g in out["gap"]]
+    out["verdict"] = ["no val" if not np.isfinite(g) else "ok" if g < GAP_OK else
+                      ("watch" if g <= GAP_OVERFIT else "overfitting") for g in out["gap"]]
     return out
 
 
@@ -290,7 +292,7 @@ def training_signs(history):
     first_half_gain = float((tr[0] - tr[n // 2]) / max(1e-9, abs(tr[0]))) if n > 2 else float("nan")
     has_val = np.isfinite(va).any()
     gap = va - tr if has_val else np.full(n, np.nan)
-    skipped = int(pd.to_numeric(h.get("skipped_steps", 0), errors="coerce").fillna(0).sum())
+    skipped = int(pd.to_numeric(h["skipped_steps"], errors="coerce").fillna(0).sum()) if "skipped_steps" in h else 0
     rows = [
         ("good", "train loss steadily decreasing", f"{tr[0]:.3f} -> {tr[-1]:.3f}; slope over the 2nd half "
          f"{slope:+.4f} / epoch", tr[-1] < tr[0] and not slope > 0),

@@ -143,9 +143,9 @@ def ensure_checkpoint(run_dir=DEFAULT_RUNS / "stage2", name: str = "best_model.p
 
 def reference_size(ckpt) -> int:
     """The reference-photo size a checkpoint's model was built for (episodes for it must use this support_size)."""
-    from ..model.loading import load_checkpoint, model_config
+    from ..model.artifact import Artifact
 
-    return model_config(load_checkpoint(ckpt), ckpt).support_size
+    return Artifact.load(ckpt).model.support_size
 
 
 @dataclass

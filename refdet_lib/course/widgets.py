@@ -135,9 +135,9 @@ def run_loss_weights(run) -> dict:
         return as_weights(d["loss_weights"])
     if not p.exists():
         raise FileNotFoundError(f"run folder or checkpoint not found: {p}")
-    from ..model.loading import load_checkpoint
+    from ..model.artifact import Artifact
 
-    return run_loss_weights(load_checkpoint(p))
+    return run_loss_weights(Artifact.load(p).record)
 
 
 def plot_weighted(components: Mapping, weights, recorded_total: Optional[float] = None, ax=None):

@@ -27,6 +27,7 @@ from ..model.verifier import Decision, decision_features, logit
 from ..ops.boxes import box_iou
 from .inference import read_images
 from .metrics import best_conf
+from .search import ReferenceSearch
 from .tracking import TargetTracker
 
 GRID = tuple(np.round(np.arange(0.02, 0.96, 0.02), 2))
@@ -36,43 +37,30 @@ def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[
                        max_frames: Optional[int] = None, shots: int = 3, batch_size: int = 8,
                        tiles: Optional[int] = None, tile_every: Optional[int] = None) -> dict:
     """{video: {"frames": {frame: {"boxes", "det_scores", "cosines", "cue_cosines", "rel_size", "scale", "hit"}},
-    "gt": {frame: (m, 4)}}} with the model's raw candidates (top-k per frame at the lowest score); tiles,
-    tile_every: the finer looks, as predict_video takes them (None: the model's own, `model.looks`)."""
+    "gt": {frame: (m, 4)}}} with the model's raw candidates (top-k per frame at the lowest score), through the
+    reference search (eval/search.py) with `decision=Decision()`: the detector's own scores, the model's decision
+    untouched. tiles, tile_every: the finer looks, as predict_video takes them (None: the model's own)."""
     anns, _ = validate_dataset(data_root, annotations)
     vids = sorted(anns) if videos is None else list(videos)
-    try:
-        own = getattr(model, "looks", None) or {}
-        tiles = own.get("tiles", 0) if tiles is None else tiles
-        tile_every = own.get("tile_every", 1) if tile_every is None else tile_every
-        looks = {"tiles": tiles, "tile_every": max(1, tile_every)} if tiles >= 2 else {}
-        return _collect(model, Path(data_root), anns, vids, max_frames, shots, batch_size, looks)
-    finally:
-        model.clear_references()
-
-
-def _collect(model, data_root: Path, anns: dict, vids: list, max_frames, shots: int, batch_size: int,
-             looks: dict) -> dict:
+    data_root = Path(data_root)
+    search = ReferenceSearch(model, conf=CANDIDATE_CONF, max_det=100, batch_size=batch_size, tiles=tiles,
+                             tile_every=tile_every, decision=Decision())
     out = {}
-    for vid in vids:
-        model.set_references(read_images(list_reference_images(data_root / vid)[:shots]))
-        want = None if max_frames is None else range(max_frames)
-        idx, buf, cand = [], [], {}
-        for i, f in iter_frames(data_root / vid / VIDEO_NAME, want):
-            idx.append(i)
-            buf.append(f)
-        for b0 in range(0, len(buf), batch_size):
-            part = idx[b0:b0 + batch_size]
-            tiled = {"tiles": looks["tiles"], "tiled": [i % looks["tile_every"] == 0 for i in part]} if looks else {}
-            # Decision(): the raw candidates, the scores as the detector gives them (the model's own is untouched)
-            for i, r in zip(part, model.predict(buf[b0:b0 + batch_size], conf=CANDIDATE_CONF, max_det=100,
-                                                decision=Decision(), **tiled)):
+    try:
+        for vid in vids:
+            model.set_references(read_images(list_reference_images(data_root / vid)[:shots]))
+            want = None if max_frames is None else range(max_frames)
+            cand = {}
+            for i, _, r in search.candidates(data_root / vid / VIDEO_NAME, want):
                 g = anns[vid].boxes.get(i, np.zeros((0, 4), np.float32))
                 iou = box_iou(r["boxes"], g).max(1) if len(g) and len(r["boxes"]) else np.zeros(len(r["boxes"]))
                 cand[i] = {"boxes": r["boxes"], "det_scores": r["det_scores"], "cosines": r["cosines"],
                            "cue_cosines": r.get("cue_cosines", {}), "rel_size": r.get("rel_size"),
                            "scale": r.get("scale"), "hit": iou >= 0.5}
-        gt = {i: anns[vid].boxes.get(i, np.zeros((0, 4), np.float32)) for i in idx}
-        out[vid] = {"frames": cand, "gt": gt, "video": data_root / vid / VIDEO_NAME}
+            gt = {i: anns[vid].boxes.get(i, np.zeros((0, 4), np.float32)) for i in cand}
+            out[vid] = {"frames": cand, "gt": gt, "video": data_root / vid / VIDEO_NAME}
+    finally:
+        model.clear_references()
     return out
 
 

@@ -221,9 +221,3 @@ class Criterion(nn.Module):
             total = zero + comp["triplet"]
         return total, {k: v.detach() for k, v in comp.items()}
 
-
-def build_criterion(stage: int = 2, cfg: LossConfig | None = None, reg_max: int = 16, **weight_overrides) -> Criterion:
-    """Criterion with the guide's weights for `stage` (see config.STAGE_PRESETS) and optional overrides."""
-    from ..config import stage_weights
-
-    return Criterion(stage_weights(stage, **weight_overrides), cfg or LossConfig(), reg_max)

@@ -14,7 +14,8 @@ Each splits a frame's path the same way (detectron2's preprocess -> inference ->
                               then the verifier, the cues and the calibrated decision (model/verifier.decide_candidates)
                               -> per frame {boxes, scores, labels, det_scores, cosines, scale}, best first
 
-and tracking (eval/tracking.py) runs above it, frame by frame, in eval/inference.predict_video. `decision` is passed,
+and the reference search (eval/search.ReferenceSearch: the looks per frame, batches, tracking) runs above it, for
+every face and every engine alike. `decision` is passed,
 never swapped on the model: `predict(..., decision=Decision())` gives the detector's raw candidates, which is what
 calibration (eval/calibration.py) collects before it fits the decision the checkpoint then carries.
 """

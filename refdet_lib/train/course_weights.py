@@ -63,15 +63,18 @@ OBJECT_SIZE: Optional[tuple] = None
 BACKBONE = "mobilenetv2"
 
 
-def scaled_recipe(minutes: Optional[float], imgsz: Optional[int] = None, backbone: Optional[str] = None) -> dict:
+def scaled_recipe(minutes: Optional[float], imgsz: Optional[int] = None, backbone: Optional[str] = None,
+                  p2: bool = False) -> dict:
     """The learning recipe with its time budgets (and epoch ceilings) scaled to `minutes` of training in all;
     `imgsz`: the frames' size in training and inference (the windows stay the recipe's, so a step costs the same);
-    `backbone`: the query backbone (ModelConfig.backbone; None: the recipe's)."""
+    `backbone`: the query backbone (ModelConfig.backbone; None: the recipe's); `p2`: the stride-4 level."""
     recipe = copy.deepcopy(LEARNING)
     if imgsz:
         recipe["detector"]["imgsz"] = int(imgsz)
     if backbone:
         recipe["detector"]["backbone"] = backbone
+    if p2:
+        recipe["detector"]["p2"] = True
     if minutes:
         k = float(minutes) / sum(recipe["minutes"].values())
         recipe["minutes"] = {part: m * k for part, m in recipe["minutes"].items()}
@@ -100,15 +103,16 @@ def pack_course_weights(refdet_pt: str | Path, out: str | Path = COURSE_WEIGHTS,
 def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COURSE_WEIGHTS,
                         minutes: Optional[float] = None, style: str = "realistic", verbose: bool = True,
                         object_size: Optional[tuple] = OBJECT_SIZE, imgsz: Optional[int] = None,
-                        backbone: Optional[str] = BACKBONE) -> dict:
+                        backbone: Optional[str] = BACKBONE, p2: bool = False) -> dict:
     """Train, pack, score and describe the course weights (see the module docstring); `minutes` of training in all
     (None: MINUTES); `object_size` (min, max) px of the training set's objects (None: the generator's); `imgsz` the
-    frames' size and `backbone` the query backbone (BACKBONE; None: the learning recipe's). Returns the manifest."""
+    frames' size, `backbone` the query backbone (BACKBONE; None: the learning recipe's) and `p2` a stride-4 level in
+    its neck, fusion and head. Returns the manifest."""
     from ..data.synthetic import make_training_set
 
     minutes = MINUTES if minutes is None else float(minutes)
     work, out = Path(work), Path(out)
-    recipe = scaled_recipe(minutes, imgsz, backbone)
+    recipe = scaled_recipe(minutes, imgsz, backbone, p2)
     own_size = recipe["detector"]["imgsz"] != LEARNING["detector"]["imgsz"]
     own_backbone = recipe["detector"].get("backbone", "yolov8") != LEARNING["detector"].get("backbone", "yolov8")
     test_root = DATA_SAMPLES / "test"
@@ -118,7 +122,7 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
     sets = course_sets(work, style)
     t0 = time.time()
     run_dir = work / (style + (f"_imgsz{recipe['detector']['imgsz']}" if own_size else "")
-                      + (f"_{recipe['detector']['backbone']}" if own_backbone else ""))
+                      + (f"_{recipe['detector']['backbone']}" if own_backbone else "") + ("_p2" if p2 else ""))
     trained = train_recipe(run_dir, train_root, recipe, style=style, verbose=verbose)
     info = {"recipe": recipe, "style": style, "machine": machine_name(), "torch": torch.__version__,
             "train_minutes": trained["detector_minutes"] + trained["verifier_minutes"],
@@ -128,7 +132,8 @@ def make_course_weights(work: str | Path = "runs/weights", out: str | Path = COU
             + (f" OBJECT_SIZE='{size[0]:g} {size[1]:g}'" if size != OBJECT_SIZE else "")
             + (f" IMGSZ={recipe['detector']['imgsz']}" if own_size else "")
             + (f" BACKBONE={recipe['detector'].get('backbone', 'yolov8')}"
-               if recipe["detector"].get("backbone", "yolov8") != BACKBONE else "")}
+               if recipe["detector"].get("backbone", "yolov8") != BACKBONE else "")
+            + (" P2=1" if p2 else "")}
     pack_course_weights(trained["model"], out, info)
     model = load_course_model(path=out)  # the packed float16 file itself: the figures are this file's
     man = write_scores(out, *score_sets(model, decisions_for(model, train_root), sets))
@@ -241,8 +246,9 @@ def card(man: dict, scores: dict) -> str:
     cues = (f"; beside it the frozen MobileNetV2 ({SOURCE}) as a cue ({', '.join(cue_names)}: one more "
             "cosine, 128 px crops)") if cue_names else ""
     imagenet = d.get("backbone") == "mobilenetv2"
+    levels = "4/8/16/32" if d.get("p2") else "8/16/32"
     start = (f"YOLOv8n-RefDet whose query backbone is the ImageNet MobileNetV2 ({SOURCE}), YOLOv8n's neck and head "
-             "on its stride 8/16/32 maps (those and the rest from random initialisation)" if imagenet
+             f"on its stride {levels} maps (those and the rest from random initialisation)" if imagenet
              else "YOLOv8n-RefDet from random initialisation")
     init = "ImageNet MobileNetV2 backbone (its layers at lr x0.1)" if imagenet else "from random init"
     lines = [
@@ -266,7 +272,7 @@ def card(man: dict, scores: dict) -> str:
         f"| verifier | crop CNN (64 px crops, SupCon + batch-hard triplet), budget {r['minutes']['verifier']:.1f} "
         f"min, {v['n_ids']} identities a batch, {v['bank']} generated identities + {v['n_fresh']} fresh a batch"
         f"{cues} |",
-        f"| proposals | the frame at {d['imgsz']} px, no tiles (`refdet predict --tiles 2 --tile_every 4` adds them; "
+        f"| proposals | the frame at {d['imgsz']} px{' with a stride-4 level' if d.get('p2') else ''}, no tiles (`refdet predict --tiles 2 --tile_every 4` adds them; "
         "measured and not adopted: benchmarks/README.md, \"Ten-pixel objects on the adopted weights\") |",
         f"| decision | {Decision.from_dict(dec).formula()}, threshold "
         f"{dec['threshold']:.2f} tracked ({dec['frame_threshold']:.2f} frames alone): logistic calibration and "

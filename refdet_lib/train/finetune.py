@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from ..config import CALIB_FRAMES
 from ..errors import InputError
 
 
@@ -40,7 +41,7 @@ def interpolate_weights(start_state: dict, model: torch.nn.Module, alpha: float 
 
 
 def top_scores(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
-               max_frames: Optional[int] = 60) -> dict[str, np.ndarray]:
+               max_frames: Optional[int] = CALIB_FRAMES) -> dict[str, np.ndarray]:
     """Each frame's reported score as `refdet predict` computes it (verifier, the model's decision), over the first
     `max_frames` frames of each video: {"tracked": (n,), "frames": (n,)} (with / without the tracker), 0 where
     nothing is reported."""
@@ -63,7 +64,7 @@ def _matched(scores: np.ndarray, rate: float) -> float:
 
 
 def keep_operating_point(model, start, data_root, annotations, videos: Optional[Sequence[str]] = None,
-                         max_frames: Optional[int] = 60) -> dict:
+                         max_frames: Optional[int] = CALIB_FRAMES) -> dict:
     """Set model.decision's two thresholds (tracked, frames alone) so that `model` reports a box in the same share
     of these (training) frames as `start` does at its own thresholds. Returns what changed, per threshold:
     {"threshold": (before, after), "rate": (start's, model's before), ...}."""

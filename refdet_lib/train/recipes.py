@@ -55,11 +55,12 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
                   imgsz: int = 320, support_size: int = 112, epochs: int = 2, n_way: int = 2, n_query: int = 4,
                   n_episodes: int = 20, stage: int = 2, lr: float = 1e-3, num_workers: int = 0,
                   reference_encoder: str = "dinov2", appearance_match: bool = False, train_crop: int = 0,
-                  backbone: str = "yolov8",
+                  backbone: str = "yolov8", p2: bool = False,
                   validate: bool = True, hard_episodes: float = 0.0, start_from=None, **train_kw):
     """CPU-sized configs on data_samples/ (what the notebooks' parameter cells default to); extra keywords go to
     TrainConfig. reference_encoder='siamese' or 'mobilenetv2' needs a support_size that is a multiple of 32 (e.g.
-    32 or 64); backbone='mobilenetv2' puts the ImageNet MobileNetV2 under the query (model/mobilenet_backbone.py).
+    32 or 64); backbone='mobilenetv2' puts the ImageNet MobileNetV2 under the query (model/mobilenet_backbone.py), p2=True adds
+    the stride-4 level to its neck, fusion and head.
     validate=False trains without a validation set (no val curves, no best_model.pt by val loss).
     start_from: a checkpoint to fine-tune (the course weights, as the guide starts from pretrained ones): the model
     is then its architecture (support_size, reference_encoder, appearance_match and the rest are its own; imgsz is
@@ -73,13 +74,13 @@ def small_configs(run_dir, data_root=None, annotations=None, test_data_root=None
                       train_crop=train_crop, n_way=n_way, n_query=n_query, n_episodes=n_episodes,
                       hard_episodes=hard_episodes, num_workers=num_workers)
     model = ModelConfig(imgsz=imgsz, support_size=support_size, reference_encoder=reference_encoder,
-                        appearance_match=appearance_match, backbone=backbone)
+                        appearance_match=appearance_match, backbone=backbone, p2=p2)
     if start_from is not None:
         from dataclasses import replace
 
-        from ..model.loading import load_checkpoint, model_config
+        from ..model.artifact import Artifact
 
-        model = replace(model_config(load_checkpoint(start_from), start_from), imgsz=imgsz)
+        model = replace(Artifact.load(start_from).model, imgsz=imgsz)
         train_kw.setdefault("resume", str(start_from))
         train_kw.setdefault("fine_tune", True)
     train_kw.setdefault("exist_ok", True)  # a notebook cell re-run re-trains its run folder on purpose
@@ -160,14 +161,14 @@ def finished_run(run_dir) -> Optional[dict]:
     the epochs its config planned (a time budget re-plans them), else None: a finished part of a recipe is reused."""
     from pathlib import Path
 
-    from ..model.loading import load_checkpoint
+    from ..model.artifact import Artifact
 
     p = Path(run_dir) / "last.pt"
     if not p.exists():
         return None
-    ck = load_checkpoint(p)
-    planned = ((ck.get("config") or {}).get("train") or {}).get("epochs")
-    if planned is None or int(ck.get("epoch", 0)) < int(planned):
+    art = Artifact.load(p)
+    planned = ((art.record.get("config") or {}).get("train") or {}).get("epochs")
+    if planned is None or (art.epoch or 0) < int(planned):
         return None
-    secs = sum(float(r.get("seconds") or 0) for r in ck.get("history", []))
-    return {"epochs": int(ck["epoch"]), "minutes": secs / 60}
+    secs = sum(float(r.get("seconds") or 0) for r in art.history)
+    return {"epochs": int(art.epoch), "minutes": secs / 60}

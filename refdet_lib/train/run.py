@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # model fields that define tensor shapes: a resumed run keeps the checkpoint's
 ARCH_FIELDS = ("yolo_scale", "dino_model", "support_size", "nc_base", "embed_dim", "reg_max", "head_mode",
                "num_ref_tokens", "reference_fusion", "reference_encoder",
-               "appearance_match", "verifier", "backbone")
+               "appearance_match", "verifier", "backbone", "p2")
 
 
 def init_distributed() -> tuple[int, int, int]:
@@ -213,7 +213,7 @@ def _run_training(data: DataConfig, model_cfg: ModelConfig, train: TrainConfig, 
                       configs={"data": data, "model": model_cfg, "loss_weights": weights, "loss": loss_cfg},
                       callbacks=callbacks, rank=rank, world_size=world, verbose=verbose)
     if ckpt is not None:
-        trainer.resume(train.resume)
+        trainer.resume(train.resume, ckpt)  # the file read once, above
     t0 = time.time()
     trainer.fit()
     if rank == 0:

@@ -40,12 +40,13 @@ def run_state(trainer, epoch: int) -> dict:
             "history": trainer.history.rows, **record, **training}
 
 
-def resume_run(trainer, path: str | Path) -> None:
+def resume_run(trainer, path: str | Path, ckpt: dict | None = None) -> None:
     """Continue from a checkpoint. Same stage, last.pt (optimizer state inside): everything restored, the next
     epoch, exactly as an unbroken run. Same stage, best_model.pt / checkpoint_epoch_N.pt (model only, as
     ultralytics strips them): the next epoch with a fresh optimizer. Another stage, or weights that are not a
-    training run (the course weights): a fine-tune from epoch 1."""
-    ckpt = load_checkpoint(path, map_location=trainer.device)
+    training run (the course weights): a fine-tune from epoch 1. `ckpt`: the file as run_training already read it
+    (read once)."""
+    ckpt = load_checkpoint(path, map_location=trainer.device) if ckpt is None else ckpt
     missing, unexpected = trainer.raw_model.load_state_dict(ckpt["model_state_dict"], strict=False)
     if ckpt.get("decision") and hasattr(trainer.raw_model, "decision"):
         trainer.raw_model.decision = Decision.from_dict(ckpt["decision"])

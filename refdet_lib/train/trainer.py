@@ -274,9 +274,10 @@ class Trainer:
                 tmp.unlink(missing_ok=True)
                 self.say(f"removed {tmp.name}, left by an interrupted checkpoint write")
 
-    def resume(self, path: str | Path) -> None:
-        """Continue from a checkpoint: exactly, model only, or as a fine-tune (run_state.resume_run says which)."""
-        resume_run(self, path)
+    def resume(self, path: str | Path, ckpt: dict | None = None) -> None:
+        """Continue from a checkpoint: exactly, model only, or as a fine-tune (run_state.resume_run says which);
+        `ckpt`: the file already read."""
+        resume_run(self, path, ckpt)
 
     def replan(self, epochs: int) -> None:
         """End the run after `epochs` epochs: the warm-up + cosine schedule is laid over the new length from the

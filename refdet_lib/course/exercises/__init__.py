@@ -16,9 +16,12 @@ from .ex07_batch_hard_triplet import check_batch_hard_triplet
 from .ex08_unletterbox import check_unletterbox
 from .ex09_prototype_logit import check_prototype_logits
 from .ex10_cheaf_gate import check_cheaf_gates
+from .ex11_diagnose_history import check_loss_signs, check_train_val_gap
+from .ex12_nan_guard import check_guarded_step
 
 __all__ = ["ExerciseFailed", "check_bbox_validator", "check_iou", "check_st_iou", "check_wiou_focus",
            "check_distance_attention", "check_wiou_v3", "check_beta_peak", "check_build_episode",
            "lr_finder_curve", "plot_lr_curve", "check_pick_learning_rate", "check_count_trainable",
            "check_frozen_vs_trained", "check_batch_hard_triplet", "check_unletterbox",
-           "check_prototype_logits", "check_cheaf_gates"]
+           "check_prototype_logits", "check_cheaf_gates", "check_train_val_gap", "check_loss_signs",
+           "check_guarded_step"]

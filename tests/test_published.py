@@ -1,0 +1,77 @@
+"""The executed course committed for readers (executed/): every copy current with its notebook and the figure files,
+and the check that says so catches an edited notebook and a changed figure file."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from refdet_lib.course.published import PUBLISHED, publish, stale
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_executed_course_is_current():
+    """Fails when a committed executed notebook is older than its notebook or the files its figures come from:
+    regenerate with `make site`."""
+    assert stale() == [], "\n".join(stale())
+    for p in PUBLISHED.glob("*.ipynb"):
+        src = ROOT / json.loads(p.read_text())["metadata"]["refdet"]["source"]
+        assert src.exists() and src.parent.name in ("notebooks", "solutions"), src
+
+
+def _png(w=320, h=200) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(w / 100, h / 100), dpi=100)
+    ax.plot(np.sin(np.linspace(0, 9, 200)))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_publish_records_provenance_and_stale_catches_changes(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "benchmarks" / "results").mkdir(parents=True)
+    (root / "benchmarks" / "results" / "x.json").write_text('{"ap": 0.5}')
+    src = root / "notebooks" / "01_lesson.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson"),
+                                         nbformat.v4.new_code_cell("plot()")])
+    nbformat.write(nb, str(src))
+    executed = tmp_path / "run" / "01_lesson.ipynb"
+    executed.parent.mkdir()
+    png = _png()
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]
+    nbformat.write(nb, str(executed))
+    dest = root / "executed"
+    out = publish(executed, src, dest, root, minutes=1.25)
+    pub = nbformat.read(str(out), as_version=4)
+    assert "1.2 min" in pub.cells[0].source and "notebooks/01_lesson.ipynb" in pub.cells[0].source  # its time first
+    assert "[Lesson](01_lesson.ipynb) | 1.25 |" in (dest / "README.md").read_text()
+    kept = pub.cells[2].outputs[0]["data"]["image/png"]
+    assert len(kept) < len(png)  # recompressed, and still the same picture size
+    assert Image.open(io.BytesIO(base64.b64decode(kept))).size == Image.open(io.BytesIO(base64.b64decode(png))).size
+    assert stale(dest, root) == []
+
+    (root / "benchmarks" / "results" / "x.json").write_text('{"ap": 0.6}')  # a figure file changed
+    assert any("benchmarks/results/x.json" in line for line in stale(dest, root))
+    publish(executed, src, dest, root)
+    assert stale(dest, root) == []
+    nb.cells[0].source = "# Lesson, edited"  # the notebook changed
+    nbformat.write(nb, str(src))
+    assert any("changed since it was executed" in line for line in stale(dest, root))
+    src.unlink()
+    assert any("no longer exists" in line for line in stale(dest, root))
+    shutil.copy(executed, dest / "hand_made.ipynb")  # a copy publish never wrote
+    assert any("hand_made.ipynb: no provenance" in line for line in stale(dest, root))
