@@ -71,17 +71,18 @@ def publish(executed: Path, source: Path, dest: Path = PUBLISHED, root: Path = P
     from ..runtime import machine_name
 
     nb = nbformat.read(str(executed), as_version=4)
+    run = {"minutes": minutes, "machine": machine_name(), "date": time.strftime("%Y-%m-%d", time.gmtime())}
     if minutes is not None:
         rel = f"{Path(source).parent.name}/{Path(source).name}"
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(
-            f"*Executed by `make site` at its default parameters on {machine_name()}, "
-            f"{time.strftime('%Y-%m-%d', time.gmtime())}: {minutes:.1f} min. The notebook itself: [{rel}](../{rel}).*"))
+            f"*Executed by `make site` at its default parameters on {run['machine']}, {run['date']}: "
+            f"{minutes:.1f} min. The notebook itself: [{rel}](../{rel}).*"))
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "image/png" in data:
                 data["image/png"] = _small_png(data["image/png"])
-    nb.metadata["refdet"] = {**provenance(source, root), **({"minutes": minutes} if minutes is not None else {})}
+    nb.metadata["refdet"] = {**provenance(source, root), **(run if minutes is not None else {})}
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / Path(source).name
     nbformat.write(nb, str(target))
@@ -97,7 +98,7 @@ def write_index(dest: Path = PUBLISHED) -> Path:
         meta = nb.get("metadata", {}).get("refdet", {})
         texts = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
         title = next((ln.lstrip("# ").strip() for t in texts for ln in t.splitlines() if ln.startswith("# ")), p.stem)
-        how = texts[0].split(" on ", 1)[1].split(":", 1)[0] if texts and meta.get("minutes") is not None else ""
+        how = ", ".join(meta[k] for k in ("machine", "date") if k in meta)  # recorded by publish, not parsed back
         rows.append(f"| [{title}]({p.name}) | {meta.get('minutes', '-')} | {how} |")
     lines = ["# The course, executed", "",
              "Every lesson and exercise solution as `make site` ran it, pictures and tables included, so the course "
