@@ -16,6 +16,8 @@ the verifier's reference embeddings) computed once.
 
 The finer looks for ten-pixel objects (--tiles 2 --tile_every N): the same chain with each Nth frame also seen as
 2 x 2 tiles (ops/tiles.py), timed over a cycle of N frames and given per frame (the ten-pixel issue's target, <= 2x).
+The track's search window (--window Z): the chain with a square Z times smaller than the frame looked at on every
+frame, the worst case (in a search, only frames where a small object is tracked pay it; eval/search.Looks).
 
     python benchmarks/bench_inference.py --imgsz 320 --reps 30 [--threads 1] [--tiles 2 --tile_every 4]
     the course weights' model: --imgsz 640 --support-size 32 --reference-encoder siamese --appearance-match
@@ -87,6 +89,8 @@ def main(argv=None):
     ap.add_argument("--p2", action="store_true", help="with --backbone mobilenetv2: the stride-4 level P2 too")
     ap.add_argument("--tiles", type=int, default=0, help="also time the chain with N x N tiles (0: skip the row)")
     ap.add_argument("--tile_every", type=int, default=4, help="with --tiles: tile every Nth frame")
+    ap.add_argument("--window", type=float, default=0, help="also time the chain with the track's window of zoom Z on "
+                    "every frame (0: skip the row)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -155,6 +159,18 @@ def main(argv=None):
             t.update({k: v / n for k, v in interleaved_ms({"yolo_frame_t": yolo_cycle, "chain_tiles": chain_tiles},
                                                           max(3, args.reps // n)).items()})
 
+        if args.window > 1:  # the window on every frame: the most a search can spend on it
+            from refdet_lib.ops.tiles import window_around
+
+            h, w = frame.shape[:2]
+            where = window_around(np.array([w / 2 - 5, h / 2 - 5, w / 2 + 5, h / 2 + 5]), h, w, args.window)[None]
+
+            def chain_window():
+                i = next(step)
+                tracker.update(i, model.predict([frame], conf=0.0, windows=[where])[0], frame)
+
+            t.update(interleaved_ms({"yolo_frame_w": yolo_frame, "chain_window": chain_window}, args.reps))
+
     print(f"device {dev}, imgsz {args.imgsz}, support {args.support_size}, head {args.head_mode}, "
           f"references {args.reference_encoder}{' + appearance match' if args.appearance_match else ''}, "
           f"threads {torch.get_num_threads()}, {args.reps} interleaved reps, median ms")
@@ -174,6 +190,9 @@ def main(argv=None):
     if args.tiles >= 2:
         name = f"  + tiles {args.tiles}x{args.tiles} every {args.tile_every}"
         print(f"{name:36}{t['chain_tiles']:>10.2f}{t['chain_tiles'] / t['yolo_frame_t']:>12.2f}")
+    if args.window > 1:
+        name = f"  + window {args.window:g}x every frame"
+        print(f"{name:36}{t['chain_window']:>10.2f}{t['chain_window'] / t['yolo_frame_w']:>12.2f}")
     ratio = t["k1"] / t["yolo"]
     chain = t["chain"] / t["yolo_frame"]
     print(f"ratio RefDet/YOLOv8n = {ratio:.2f} (target <= 1.25: {'OK' if ratio <= 1.25 else 'ABOVE TARGET'}); "
@@ -187,6 +206,10 @@ def main(argv=None):
         ct = t["chain_tiles"] / t["yolo_frame_t"]
         print(f"ratio chain{' + cues' if args.cues else ''} + tiles/YOLOv8n = {ct:.2f} (target <= 2: "
               f"{'OK' if ct <= 2 else 'ABOVE TARGET'})")
+    if args.window > 1:
+        cw = t["chain_window"] / t["yolo_frame_w"]
+        print(f"ratio chain{' + cues' if args.cues else ''} + window/YOLOv8n = {cw:.2f} (target <= 2: "
+              f"{'OK' if cw <= 2 else 'ABOVE TARGET'})")
     return {**t, "ratio": ratio, "chain_ratio": chain, "gflops_yolo": g_yolo, "gflops_refdet": g_ref}
 
 

@@ -11,13 +11,15 @@ is a ranking failure (look-alikes scored higher). The second needs a better veri
 detector. 3 reference photos, every frame (or --max_frames).
 
     python benchmarks/candidates.py [--checkpoint PATH] [--split data_samples/test] [--top 1 10 30 100] [--imgsz S]
-                                    [--schemes 1x 2x tiles tiles/4]
+                                    [--schemes 1x 2x tiles tiles/4 window]
 
 --imgsz looks at the frames larger than the checkpoint was trained at (e.g. 1280 for 2x: a ten-pixel object then
 spans twenty), to tell an object too small for the detector's grid from one it cannot match at any size.
 --schemes compares proposal schemes side by side in one run (ten-pixel objects): 1x (the frame at the checkpoint's
 size), 2x (the frame at twice it), tiles (the frame plus 2 x 2 overlapping tiles, ops/tiles.py, every frame),
-tiles/N (the tiles every Nth frame); each with its coverage per video and per object size, and its seconds a frame.
+tiles/N (the tiles every Nth frame), window (the frame plus a window half the frame's side around the best live
+track while its box is small: eval/search.Looks, steered here by the detector's own scores); each with its coverage
+per video and per object size, and its seconds a frame.
 
 Writes benchmarks/results/candidates.json (the committed run: the course weights on the representative novel set,
 data_samples/test and the 12 more novel videos, `--novel`).
@@ -36,23 +38,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 SIZES = ((0, 16), (16, 28), (28, 45), (45, 10 ** 6))  # longest box side, px: the bins of benchmarks/cues.py
-SCHEMES = {"1x": {"tiles": 0}, "2x": {"zoom": 2, "tiles": 0}, "tiles": {"tiles": 2, "tile_every": 1}}
+SCHEMES = {"1x": {"tiles": 0}, "2x": {"zoom": 2, "tiles": 0}, "tiles": {"tiles": 2, "tile_every": 1},
+           "window": {"tiles": 0, "window": 2.0}}
 
 
 def scheme(name: str) -> dict:
-    """"1x" | "2x" | "tiles" | "tiles/N" -> {zoom, tiles, tile_every} (a wrong name: SystemExit naming it)."""
+    """"1x" | "2x" | "tiles" | "tiles/N" | "window" -> {zoom, tiles, tile_every, window} (a wrong name: SystemExit
+    naming it)."""
     if name.startswith("tiles/") and name[6:].isdigit() and int(name[6:]) >= 1:
         return {"tiles": 2, "tile_every": int(name[6:])}
     if name not in SCHEMES:
-        raise SystemExit(f"--schemes {name!r}: choose 1x, 2x, tiles or tiles/N")
+        raise SystemExit(f"--schemes {name!r}: choose 1x, 2x, tiles, tiles/N or window")
     return SCHEMES[name]
 
 
 def count(model, root, top=(1, 10, 30, 100), max_frames=None, looks: dict | None = None,
           sizes: dict | None = None) -> dict:
     """{video: {"frames", "side", "top k": n, ..., "first: p", "first: cos"}} for the split at `root`; `looks`
-    (tiles, tile_every) passed to collect_candidates; `sizes`, when given, filled with the same counts per object
-    size bin ("16-28 px": {...})."""
+    (tiles, tile_every, window) passed to collect_candidates; `sizes`, when given, filled with the same counts per
+    object size bin ("16-28 px": {...})."""
     from refdet_lib.eval.calibration import candidate_features, collect_candidates
     from refdet_lib.eval.scoring import split_paths
 
@@ -115,7 +119,8 @@ def main() -> None:
     ap.add_argument("--top", type=int, nargs="+", default=[1, 10, 30, 100])
     ap.add_argument("--max_frames", type=int, default=None)
     ap.add_argument("--imgsz", type=int, default=None, help="inference size (default: the checkpoint's)")
-    ap.add_argument("--schemes", nargs="+", default=["1x"], help="proposal schemes side by side: 1x 2x tiles tiles/N")
+    ap.add_argument("--schemes", nargs="+", default=["1x"],
+                    help="proposal schemes side by side: 1x 2x tiles tiles/N window")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "candidates.json"))
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -149,7 +154,7 @@ def main() -> None:
             out["sizes"][name] = dict(sorted(sizes.items(), key=lambda kv: int(kv[0].split()[-2].split("-")[0])))
             out["seconds_per_frame"][name] = (time.time() - t1) / max(n, 1)
             print(f"\n{name}, scheme {sname} ({res['checkpoint']} at imgsz {m.config.imgsz}"
-                  f"{', tiles ' + str(looks) if looks else ''}; {out['seconds_per_frame'][name]:.3f} s a frame; "
+                  f"{', looks ' + str(looks) if looks else ''}; {out['seconds_per_frame'][name]:.3f} s a frame; "
                   f"frames with the object, counted):\n{table(out['splits'][name])}\n{size_table(out['sizes'][name])}")
     res["splits"] = next(iter(res["schemes"].values()))["splits"]  # the first scheme, where older readers look
     res["minutes"] = (time.time() - t0) / 60

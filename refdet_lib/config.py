@@ -134,6 +134,8 @@ class ModelConfig:
     tiles: int = 0                   # inference: also look at every `tile_every`-th frame as tiles x tiles overlapping
     tile_every: int = 1              # tiles (ops/tiles.py; 0: off); set by `refdet calibrate --tiles`, which fits the
                                      # decision on those looks, so the scheme travels with the model it was fitted for
+    window: float = 0.0              # inference: also look at a square `window` times smaller than the frame around the
+                                     # best live track when its box is small (eval/search.Looks; 0: off)
 
 
 @dataclass

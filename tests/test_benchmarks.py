@@ -66,7 +66,7 @@ def test_learning_benchmark_quick_writes_what_the_notebooks_read(tmp_path, capfd
 SPEED = {  # each speed benchmark at toy sizes: it runs and prints its side-by-side ratios
     "bench_train_step.py": ["--imgsz", "64", "--support_size", "56", "--reps", "1", "--siamese_support", "32",
                             "--freeze_reference", "--bf16"],
-    "bench_inference.py": ["--imgsz", "64", "--support-size", "56", "--reps", "2"],
+    "bench_inference.py": ["--imgsz", "64", "--support-size", "56", "--reps", "2", "--window", "2"],
     "bench_onnx.py": ["--imgsz", "64", "--support_size", "56", "--reps", "2"],
     "bench_data.py": ["--imgsz", "64", "--support_size", "56", "--reps", "1", "--workers", "1"],
     "bench_synth.py": ["--videos", "1", "--frames", "4", "--width", "160", "--height", "96", "--reps", "1"],

@@ -142,15 +142,15 @@ def test_exercise_notebooks_hold_no_answers():
 
 # --------------------------------------------------------------------------------------------- 1. bbox validator
 def _bbox_right(x1, y1, x2, y2, w, h):
-    vals = (x1, y1, x2, y2)
-    if not all(math.isfinite(v) for v in vals):
-        return ["not finite"]
-    p = []
+    vals = dict(x1=x1, y1=y1, x2=x2, y2=y2)
+    p = [f"{k} not finite" for k, v in vals.items() if not math.isfinite(v)]
+    if p:
+        return p
     if x1 >= x2:
         p.append("x1 >= x2")
     if y1 >= y2:
         p.append("y1 >= y2")
-    p += [f"{v} outside" for v, lim in zip(vals, (w, h, w, h)) if not 0 <= v <= lim]
+    p += [f"{k}={v} outside" for (k, v), lim in zip(vals.items(), (w, h, w, h)) if not 0 <= v <= lim]
     return p
 
 
@@ -161,10 +161,17 @@ def test_check_bbox_validator():
     strict = lambda x1, y1, x2, y2, w, h: _bbox_right(x1, y1, x2, y2, w, h) or (["edge"] if x2 >= w or y2 >= h else [])
     assert "whole frame" in _fails(ex.check_bbox_validator, strict)
     # NaN slips through comparisons
-    nan_blind = lambda x1, y1, x2, y2, w, h: [m for m in (["x"] if x1 >= x2 else []) + (["y"] if y1 >= y2 else [])
-                                               + (["out"] if x1 < 0 or y1 < 0 or x2 > w or y2 > h else [])]
+    nan_blind = lambda x1, y1, x2, y2, w, h: [m for m in (["x1"] if x1 >= x2 else []) + (["y1"] if y1 >= y2 else [])
+                                               + (["x1 y1 x2 y2"] if x1 < 0 or y1 < 0 or x2 > w or y2 > h else [])]
     assert "NaN" in _fails(ex.check_bbox_validator, nan_blind)
     _fails(ex.check_bbox_validator, lambda *a: not _bbox_right(*a), match="list of strings")
+    # the guide's asserts: stop at the first problem (a box with four is fixed in four passes)
+    first_only = lambda *a: _bbox_right(*a)[:1]
+    msg = _fails(ex.check_bbox_validator, first_only, match="collect every problem")
+    assert "past the frame on all four sides" in msg and "NaN and infinity" in msg
+    # a message that does not say which coordinate is at fault
+    vague = lambda *a: ["invalid box"] * len(_bbox_right(*a))
+    assert "no message names x1" in _fails(ex.check_bbox_validator, vague)
 
 
 # ------------------------------------------------------------------------------------------------ 2. IoU / ST-IoU
@@ -319,10 +326,12 @@ def test_check_pick_learning_rate():
 
 # ----------------------------------------------------------------------------------------------- 6. freeze counts
 def test_check_count_trainable():
-    ex.check_count_trainable(lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad))
-    msg = _fails(ex.check_count_trainable, lambda m: sum(p.numel() for p in m.parameters()))
-    assert "frozen parameters too" in msg
-    _fails(ex.check_count_trainable, lambda m: len([p for p in m.parameters() if p.requires_grad]))
+    unique = lambda ps: {id(p): p for p in ps}.values()
+    ex.check_count_trainable(lambda ps: sum(p.numel() for p in unique(ps) if p.requires_grad))
+    msg = _fails(ex.check_count_trainable, lambda ps: sum(p.numel() for p in ps if p.requires_grad))
+    assert "listed twice was counted twice" in msg  # the answer that forgot de-duplication
+    assert "frozen parameters too" in _fails(ex.check_count_trainable, lambda ps: sum(p.numel() for p in unique(ps)))
+    _fails(ex.check_count_trainable, lambda ps: len([p for p in unique(ps) if p.requires_grad]))
 
 
 def test_check_frozen_vs_trained():
@@ -332,13 +341,19 @@ def test_check_frozen_vs_trained():
         warnings.simplefilter("ignore")
         trained = build_refdet(imgsz=64, support_size=56)
         frozen = build_refdet(imgsz=64, support_size=56, freeze_reference=True)
-    count = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)
-    saved = count(trained) - count(frozen)
-    assert saved == sum(p.numel() for p in trained.reference.vit.parameters())
-    ex.check_frozen_vs_trained(saved, trained, frozen)
-    _fails(ex.check_frozen_vs_trained, saved - 16, trained, frozen, match=f"expected {saved:,}")
-    _fails(ex.check_frozen_vs_trained, None, trained, frozen, match="no answer yet")
-    _fails(ex.check_frozen_vs_trained, saved, frozen, trained, match="freeze_reference")
+    by_part = lambda m: {k: sum(p.numel() for p in v if p.requires_grad) for k, v in m.components().items()}
+    vit = next(k for k in trained.components() if k.startswith("reference encoder"))
+    assert by_part(frozen)[vit] == 0 < by_part(trained)[vit]
+    ex.check_frozen_vs_trained(by_part, [vit], trained, frozen)
+    ex.check_frozen_vs_trained(by_part, vit, trained, frozen)  # one name given as a string
+    all_params = lambda m: {k: sum(p.numel() for p in v) for k, v in m.components().items()}  # ignores freezing
+    _fails(ex.check_frozen_vs_trained, all_params, [vit], trained, frozen, match="freeze_reference=True, reference")
+    _fails(ex.check_frozen_vs_trained, by_part, [vit, "reference projections"], trained, frozen,
+           match="frozen_components: expected")
+    _fails(ex.check_frozen_vs_trained, lambda m: sum(by_part(m).values()), [vit], trained, frozen,
+           match="expected a dict")
+    _fails(ex.check_frozen_vs_trained, by_part, None, trained, frozen, match="no answer yet")
+    _fails(ex.check_frozen_vs_trained, by_part, [vit], frozen, trained, match="freeze_reference")
 
 
 # ----------------------------------------------------------------------------------------------- 7. triplet

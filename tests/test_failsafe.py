@@ -94,6 +94,8 @@ def test_empty_intervals_and_binary_annotations_are_named(tiny_copy, capsys):
      "--tiles must be 0 (off) or 2-8 (got 9)"),
     (["evaluate", "--checkpoint", "{ckpt}", "--test_data_root", "{samples}", "--test_annotations", "{ann}",
       "--tiles", "2", "--tile_every", "0"], "--tile_every must be 1 or more (got 0)"),
+    (["predict", "--checkpoint", "{ckpt}", "--video", "{mp4}", "--references", "{jpg}", "--window", "0.5"],
+     "--window must be 0 (off) or a zoom above 1 and at most 8 (got 0.5)"),
 ])
 def test_usage_errors_are_one_line_and_early(argv, text, tiny_root, tiny_checkpoint, tmp_path, capsys):
     samples, ann = paths(tiny_root)
@@ -192,12 +194,14 @@ def test_sigterm_is_handled_as_ctrl_c(tiny_root, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("looks", [[], ["--tiles", "2", "--tile_every", "3"]])
+@pytest.mark.parametrize("looks", [[], ["--tiles", "2", "--tile_every", "3"], ["--window", "2"]])
 def test_predict_onnx_matches_pytorch_and_reports_fps(looks, tiny_checkpoint, tiny_root, tmp_path):
     """The exported graphs under onnxruntime on a generated video: the same boxes as the PyTorch path (within 1 px
     on at least 99 % of frames), each path's FPS reported. With the frames' tiles too: the 1-epoch model scores
     every window alike (~1e-7), so which tied box comes first is arbitrary; there each frame's merged candidates
-    (ops/tiles.frame_candidates, one proposal code for both) must be the same boxes with the same scores."""
+    (ops/tiles.frame_candidates, one proposal code for both) must be the same boxes with the same scores. The same
+    for the track's window (--window 2), checked at one fixed window a frame (where the window goes depends on
+    the tracker, and on ties)."""
     samples, _ = paths(tiny_root)
     vdir = sorted(p for p in samples.iterdir() if p.is_dir())[0]
     refs = [str(p) for p in sorted((vdir / "object_images").glob("*.jpg"))]
@@ -223,20 +227,23 @@ def test_predict_onnx_matches_pytorch_and_reports_fps(looks, tiny_checkpoint, ti
     from refdet_lib.data.video import iter_frames
     from refdet_lib.export.runner import OnnxRefDet
     from refdet_lib.model.loading import load_model
-    from refdet_lib.ops.tiles import frame_candidates
+    from refdet_lib.ops.tiles import frame_candidates, window_around
 
     ref_imgs = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in refs]
     video = [f for _, f in iter_frames(vdir / "drone_video.mp4")]
     cands = {}
     for name, m in (("torch", load_model(tiny_checkpoint)), ("onnx", OnnxRefDet(tmp_path / "onnx"))):
         m.set_references(ref_imgs)
-        cands[name] = frame_candidates(m.propose, video, 0.0, 0.5, 10, 8, grid=2)
+        h, w = video[0].shape[:2]
+        where = window_around(np.array([w / 2 - 4, h / 2 - 4, w / 2 + 4, h / 2 + 4]), h, w, 2.0)[None]
+        looked = {"grid": 2} if "--tiles" in looks else {"windows": [where] * len(video)}
+        cands[name] = frame_candidates(m.propose, video, 0.0, 0.5, 10, 8, **looked)
     for f, (t, o) in enumerate(zip(cands["torch"], cands["onnx"])):
         assert len(t[0]) == len(o[0]) and len(t[0]) > 1, f
         ti, oi = np.lexsort(t[0].T[::-1]), np.lexsort(o[0].T[::-1])  # the same boxes, in one order
         assert np.abs(t[0][ti] - o[0][oi]).max() <= 1, f
         np.testing.assert_allclose(t[1][ti], o[1][oi], atol=1e-5)
-        np.testing.assert_array_equal(t[3][ti], o[3][oi])  # each box's look: the frame (1) or a tile (1.8)
+        np.testing.assert_array_equal(t[3][ti], o[3][oi])  # each box's look: the frame (1), a tile (1.8), a window
         assert (t[3] > 1).any()
 
 

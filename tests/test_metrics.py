@@ -65,6 +65,10 @@ def test_box_iou_hand_values_and_ultralytics():
     boxes = np.concatenate([xy, xy + rng.uniform(1, 50, (20, 2))], 1)
     ref = ul_box_iou(torch.tensor(boxes[:7]), torch.tensor(boxes[7:]), eps=0).numpy()
     np.testing.assert_allclose(box_iou(boxes[:7], boxes[7:]), ref, atol=1e-6)  # ultralytics computes in float32
+    from refdet_lib.ops.boxes import best_iou  # a candidate's cover test: its best IoU with any target, 0 for none
+
+    np.testing.assert_allclose(best_iou(b, a), [200 / 600, 1.0, 0.0, 0.0])
+    assert best_iou(b, np.zeros((0, 4))).tolist() == [0.0] * 4 and best_iou(np.zeros((0, 4)), a).shape == (0,)
 
 
 # -------------------------------------------------------------------------------------------- match_predictions

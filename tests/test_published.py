@@ -45,9 +45,10 @@ def test_publish_records_provenance_and_stale_catches_changes(tmp_path):
     (root / "notebooks").mkdir(parents=True)
     (root / "benchmarks" / "results").mkdir(parents=True)
     (root / "benchmarks" / "results" / "x.json").write_text('{"ap": 0.5}')
+    (root / "benchmarks" / "results" / "other.json").write_text('{"ap": 0.1}')  # a result the lesson does not show
     src = root / "notebooks" / "01_lesson.ipynb"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson"),
-                                         nbformat.v4.new_code_cell("plot()")])
+                                         nbformat.v4.new_code_cell("plot('benchmarks/results/x.json')")])
     nbformat.write(nb, str(src))
     executed = tmp_path / "run" / "01_lesson.ipynb"
     executed.parent.mkdir()
@@ -64,7 +65,10 @@ def test_publish_records_provenance_and_stale_catches_changes(tmp_path):
     assert Image.open(io.BytesIO(base64.b64decode(kept))).size == Image.open(io.BytesIO(base64.b64decode(png))).size
     assert stale(dest, root) == []
 
-    (root / "benchmarks" / "results" / "x.json").write_text('{"ap": 0.6}')  # a figure file changed
+    (root / "benchmarks" / "results" / "other.json").write_text('{"ap": 0.2}')
+    (root / "benchmarks" / "results" / "new.json").write_text('{"ap": 0.3}')
+    assert stale(dest, root) == []  # results it does not show: still current
+    (root / "benchmarks" / "results" / "x.json").write_text('{"ap": 0.6}')  # a figure file it shows changed
     assert any("benchmarks/results/x.json" in line for line in stale(dest, root))
     publish(executed, src, dest, root)
     assert stale(dest, root) == []

@@ -48,9 +48,9 @@ def test_predict_video_and_calibration_go_through_one_search(tiny_checkpoint, ti
     seen = []
     real = ReferenceSearch.candidates
 
-    def spy(self, video, frames=None, bar=None):
+    def spy(self, video, frames=None, bar=None, tracker=None):
         seen.append((self.decision, self.conf, self.track))
-        return real(self, video, frames, bar)
+        return real(self, video, frames, bar, tracker)
 
     monkeypatch.setattr(ReferenceSearch, "candidates", spy)
     rec = Recorder(model, monkeypatch)

@@ -72,3 +72,17 @@ def test_site_typesets_formulas_with_no_network(tmp_path):
         raw = page.evaluate("document.body.innerText.includes('\\\\tfrac')")
         browser.close()
     assert typeset >= 5 and not raw and refused == [], (typeset, raw, refused)
+
+
+def test_only_selects_lessons_and_exercises_alone(tmp_path):
+    """`refdet course site --only ex --publish` builds the exercises' solutions without the lessons (a lesson brings
+    its own exercises; an exercise named alone comes alone)."""
+    from refdet_lib.course.site import EXERCISES, build_site, select
+
+    assert select("00,ex06") == ["00_setup", "ex06_frozen_vs_trained_encoder"]
+    assert sorted(select("ex")) == sorted(e for es in EXERCISES.values() for e in es)
+    build_site(tmp_path / "site", notebooks=["ex10_cheaf_gate"], execute=False)
+    built = sorted(p.name for p in (tmp_path / "site").glob("*.html"))
+    assert built == ["ex10_cheaf_gate.html", "index.html", "lesson_questions.html"], built
+    build_site(tmp_path / "site2", notebooks=["07_troubleshooting"], execute=False)
+    assert (tmp_path / "site2" / "ex12_nan_guard.html").exists()  # the lesson with its exercise

@@ -99,7 +99,10 @@ def test_the_scheme_travels_with_the_checkpoint_and_is_predicts_default(tiny_che
     model = load_model(tiny_checkpoint, tiles=2, tile_every=3)
     out = save_refdet(model, tiny_checkpoint, tmp_path / "tiled.pt")
     tiled = load_model(out)
-    assert tiled.looks == {"tiles": 2, "tile_every": 3} and load_model(tiny_checkpoint).looks["tiles"] == 0
+    assert tiled.looks == {"tiles": 2, "tile_every": 3, "window": 0.0}
+    assert load_model(tiny_checkpoint).looks["tiles"] == 0
+    windowed = load_model(save_refdet(load_model(tiny_checkpoint, window=2.0), tiny_checkpoint, tmp_path / "w.pt"))
+    assert windowed.looks["window"] == 2.0  # the track window travels the same way
     calls = []
     real = tiled.predict
     monkeypatch.setattr(tiled, "predict", lambda frames, **kw: calls.append(kw) or real(frames, **kw))
@@ -113,3 +116,5 @@ def test_the_scheme_travels_with_the_checkpoint_and_is_predicts_default(tiny_che
     assert calls and all("tiles" not in c for c in calls)
     with pytest.raises(InputError, match="tiles 0 \\(off\\) or 2-8"):
         load_model(tiny_checkpoint, tiles=1)
+    with pytest.raises(InputError, match="window .*0 \\(off\\)"):
+        load_model(tiny_checkpoint, window=0.5)

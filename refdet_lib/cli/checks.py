@@ -140,14 +140,19 @@ def add_looks(s) -> None:
                    "0: off; default: the scheme the model was calibrated with, `refdet calibrate --tiles`)")
     s.add_argument("--tile_every", type=int, default=None, metavar="K", help="with --tiles: tile every Kth frame "
                    "only (default: the model's, else 1)")
+    s.add_argument("--window", type=float, default=None, metavar="Z", help="also look at a square Z times smaller "
+                   "than the frame around the best live track while its box is small (2: objects seen twice as large, "
+                   "one more pass a frame; 0: off; default: the model's scheme)")
 
 
 def looks_of(a) -> dict:
-    """--tiles / --tile_every as predict_video's keywords ({} when not given: the model's own scheme); a UsageError
-    for impossible values."""
+    """--tiles / --tile_every / --window as predict_video's keywords ({} when not given: the model's own scheme); a
+    UsageError for impossible values."""
     if a.tiles is not None and (a.tiles < 0 or a.tiles > 8 or a.tiles == 1):
         raise UsageError(f"--tiles must be 0 (off) or 2-8 (got {a.tiles})")
     if a.tile_every is not None and a.tile_every < 1:
         raise UsageError(f"--tile_every must be 1 or more (got {a.tile_every})")
-    looks = {"tiles": a.tiles} if a.tiles is not None else {}
-    return looks | ({"tile_every": a.tile_every} if a.tile_every is not None else {})
+    if a.window is not None and a.window != 0 and not 1 < a.window <= 8:
+        raise UsageError(f"--window must be 0 (off) or a zoom above 1 and at most 8 (got {a.window})")
+    given = {"tiles": a.tiles, "tile_every": a.tile_every, "window": a.window}
+    return {k: v for k, v in given.items() if v is not None}

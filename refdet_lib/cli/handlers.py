@@ -158,7 +158,7 @@ def add_parsers(sub) -> None:
     s.add_argument("action", choices=["run", "site"])
     s.add_argument("--out", default=None, help="folder for the executed notebooks (default runs/course/executed; "
                    "site: site/)")
-    s.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 00,01")
+    s.add_argument("--only", default=None, help="comma-separated notebook prefixes, e.g. 00,01 (site: ex06, ex too)")
     s.add_argument("--publish", action="store_true", help="site: also the executed copies for the repository (executed/)")
     s.add_argument("-p", "--param", action="append", help="NAME=VALUE passed to every notebook's parameters cell")
 
@@ -425,7 +425,7 @@ def cmd_calibrate(a) -> int:
                          f"of {len(vids)} video(s) of {a.annotations}: nothing to fit the decision on (more "
                          "--frames or --videos, or a model trained longer)")
     dec = calibrate(model, a.data_root, a.annotations, vids, a.frames, cands=cands, size=a.size,
-                    scale=model.config.tiles >= 2)
+                    scale=model.config.tiles >= 2 or model.config.window > 1)
     out = Path(a.out) if a.out else Path(a.checkpoint).with_name(Path(a.checkpoint).stem + "_calibrated.pt")
     save_refdet(model, a.checkpoint, out)
     print(f"{dec.formula()}; threshold {dec.threshold:.2f} (tracked), {dec.frame_threshold:.2f} (frames alone)\n"
@@ -456,7 +456,9 @@ def cmd_course(a) -> int:
         nbs = [n for n in NOTEBOOKS if any(n.startswith(o) for o in a.only.split(","))]
     if a.action == "site":
         from ..course.published import PUBLISHED
-        from ..course.site import SITE, build_site
+        from ..course.site import SITE, build_site, select
+
+        nbs = select(a.only) if a.only else None  # exercises too (ex06, ex: their solutions alone)
 
         print(f"open {build_site(a.out or SITE, nbs, params, publish_to=PUBLISHED if a.publish else None)}")
         return 0

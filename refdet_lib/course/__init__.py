@@ -6,7 +6,8 @@
 - `learning`:     run and read `benchmarks/learning.py`
 - `viz`, `widgets`: pictures and interactive views; `diagnostics`: the guide's troubleshooting checks as functions
 - `data_report`:  dataset pictures and a deliberately broken copy; `lr_finder`: the guide's LR finder in one run
-- `scale`:        one model at two inference sizes, per video, and the same frames at each (notebook 08)
+- `scale`:        one model under several proposal schemes, per video, and the same frames under each (notebook 08)
+- `capstone`:     find the objects the course weights miss: the levers tried side by side, the table filled (08)
 - `exercises`:    one checker module per exercise
 """
 from ..train.recipes import DATA_SAMPLES, small_configs

@@ -5,14 +5,20 @@ tables without running anything, and a test that says when a committed copy no l
 `executed/` with its pictures recompressed (a 256-colour PNG is a fraction of matplotlib's, and a plot loses nothing
 a reader sees) and its provenance in the notebook's metadata: the sha256 of the source notebook's cells and of every
 file the lessons take figures from (the course weights and their card, benchmarks/results/*.json). `stale` lists
-each committed copy whose notebook or figure files changed since: regenerate with `make site`.
+each committed copy whose notebook, or a figure file that notebook shows, changed since: regenerate with `make site`.
+Which results a notebook shows is read from the text: a benchmarks/results/<name>.json is the notebook's when its
+name appears in the notebook or in the course layer's code it calls (refdet_lib/course/*.py, e.g. learning.json);
+the course weights and their card are every lesson's (any lesson may load them). So a new benchmark result makes
+stale only the lessons that show it.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
+import fnmatch
 import json
+import re
 from pathlib import Path
 
 from .._env import PROJECT_ROOT
@@ -25,13 +31,23 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def figure_files(root: Path = PROJECT_ROOT) -> dict[str, str]:
-    """{path relative to root: sha256} of the files the lessons' figures come from."""
+def figure_files(root: Path = PROJECT_ROOT, notebook: Path | None = None) -> dict[str, str]:
+    """{path relative to root: sha256} of the files the lessons' figures come from; with `notebook`, only those it
+    shows (the module docstring: the weights and card, and the results its text or the course layer names)."""
+    names = None if notebook is None else _json_names(Path(notebook).read_text(), *(
+        p.read_text() for p in sorted(Path(__file__).parent.glob("*.py"))))
     out = {}
     for pattern in FIGURE_FILES:
         for p in sorted(root.glob(pattern)):
-            out[p.relative_to(root).as_posix()] = _sha(p.read_bytes())
+            rel = p.relative_to(root).as_posix()
+            if names is None or not rel.startswith("benchmarks/") or any(fnmatch.fnmatch(p.name, n) for n in names):
+                out[rel] = _sha(p.read_bytes())
     return out
+
+
+def _json_names(*texts: str) -> set[str]:
+    """Every `<name>.json` (a glob such as course_weights_*.json too; not a bare *.json) the texts mention."""
+    return {m for t in texts for m in re.findall(r"\w[\w*.-]*\.json", t)}
 
 
 def source_hash(notebook: Path) -> str:
@@ -45,7 +61,7 @@ def source_hash(notebook: Path) -> str:
 
 def provenance(source: Path, root: Path = PROJECT_ROOT) -> dict:
     return {"source": Path(source).resolve().relative_to(root.resolve()).as_posix(),
-            "source_sha256": source_hash(source), "figures": figure_files(root)}
+            "source_sha256": source_hash(source), "figures": figure_files(root, source)}
 
 
 def _small_png(b64: str) -> str:
@@ -110,9 +126,9 @@ def write_index(dest: Path = PUBLISHED) -> Path:
 
 
 def stale(dest: Path = PUBLISHED, root: Path = PROJECT_ROOT) -> list[str]:
-    """One line per committed copy that no longer matches its notebook or the figure files (empty: all current)."""
+    """One line per committed copy that no longer matches its notebook or the figure files it shows (empty: all
+    current)."""
     problems = []
-    figures = figure_files(root)
     for p in sorted(Path(dest).glob("*.ipynb")):
         meta = json.loads(p.read_text()).get("metadata", {}).get("refdet")
         if not meta:
@@ -121,9 +137,11 @@ def stale(dest: Path = PUBLISHED, root: Path = PROJECT_ROOT) -> list[str]:
         src = root / meta["source"]
         if not src.exists():
             problems.append(f"{p.name}: its notebook {meta['source']} no longer exists")
-        elif source_hash(src) != meta["source_sha256"]:
+            continue
+        if source_hash(src) != meta["source_sha256"]:
             problems.append(f"{p.name}: {meta['source']} changed since it was executed")
-        changed = sorted(k for k in set(figures) | set(meta["figures"]) if figures.get(k) != meta["figures"].get(k))
+        figures = figure_files(root, src)  # what it shows now; a file it no longer names is no longer its
+        changed = sorted(k for k in figures if figures[k] != meta["figures"].get(k))
         if changed:
             problems.append(f"{p.name}: figure files changed since it was executed: {', '.join(changed)}")
     return problems

@@ -42,16 +42,20 @@ def compare_sizes(checkpoint, data_root, annotations, videos: Sequence[str], siz
 
 def compare_schemes(checkpoint, data_root, annotations, videos: Sequence[str], schemes: dict,
                     max_frames: Optional[int] = None, device: str = "cpu") -> tuple[list[dict], dict]:
-    """compare_sizes for any proposal schemes: {name: {"imgsz"?, "tiles"?, "tile_every"?}} (e.g. the frame at its
-    size, at twice it, and with 2 x 2 tiles every 4th frame, ops/tiles.py); rows carry "scheme" and "imgsz"."""
+    """compare_sizes for any proposal schemes: {name: {"imgsz"?, "tiles"?, "tile_every"?, "window"?}} (e.g. the
+    frame at its size, at twice it, with 2 x 2 tiles every 4th frame, ops/tiles.py, or with the track's window,
+    eval/search.Looks), "conf"? (a threshold other than the model's calibrated one); rows carry "scheme" and
+    "imgsz"."""
     rows, preds = [], {}
     for name, sch in schemes.items():
         model = load_model(checkpoint, device, **({"imgsz": int(sch["imgsz"])} if sch.get("imgsz") else {}))
-        looks = {k: int(sch.get(k, d)) for k, d in (("tiles", 0), ("tile_every", 1))}
+        looks = {**{k: int(sch.get(k, d)) for k, d in (("tiles", 0), ("tile_every", 1))},
+                 "window": float(sch.get("window", 0.0))}
         out: dict = {}
         t0 = time.perf_counter()
-        res = evaluate_model(model, data_root, annotations, shots=(3,), max_frames=max_frames, videos=list(videos),
-                             progress=False, verbose=False, predictions=out, track=True, **looks)["3-shot"]
+        res = evaluate_model(model, data_root, annotations, shots=(3,), conf=sch.get("conf"), max_frames=max_frames,
+                             videos=list(videos), progress=False, verbose=False, predictions=out, track=True,
+                             **looks)["3-shot"]
         sec = (time.perf_counter() - t0) / len(videos)
         o = res["overall"]  # all the videos' boxes in one list: the checklist's figures for this scheme
         for v, m in [*((v, res["per_video"][v]) for v in videos), ("all", {**o, "st_iou": res["mean_st_iou"]})]:

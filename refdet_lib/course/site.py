@@ -29,6 +29,13 @@ EXERCISES = {"01_dataset_validation": ["ex01_bbox_validator"],
              "08_jetson_export": ["ex08_unletterbox"]}
 
 
+def select(only: str) -> list[str]:
+    """`--only 00,ex06`: the lessons and exercises whose names start with one of the comma-separated prefixes."""
+    prefixes = only.split(",")
+    names = [*NOTEBOOKS, *(e for n in NOTEBOOKS for e in EXERCISES.get(n, []))]
+    return [n for n in names if any(n.startswith(o) for o in prefixes)]
+
+
 # nbconvert's lab page without the scripts it fetches from a CDN (require.js; mermaid, imported only for diagrams)
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
@@ -67,9 +74,11 @@ def build_site(out: str | Path = SITE, notebooks: Optional[list[str]] = None, pa
                publish_to: Optional[Path] = None) -> Path:
     """Execute and convert the course into `out` (index.html, one page per notebook); returns index.html.
 
-    notebooks: lesson names (default: all, in order); parameters: papermill parameters for every lesson (the
-    exercises run their solutions with their own defaults); execute=False converts the notebooks as they are;
-    publish_to: also copy each executed notebook there for the repository (course/published.py)."""
+    notebooks: lesson names (default: all, in order), each with its exercises, and exercise names (their solution
+    alone: `refdet course site --only ex --publish` executes and publishes the exercises without the lessons);
+    parameters: papermill parameters for every lesson (the exercises run their solutions with their own
+    defaults); execute=False converts the notebooks as they are; publish_to: also copy each executed notebook
+    there for the repository (course/published.py)."""
     import json
     import time
 
@@ -78,13 +87,15 @@ def build_site(out: str | Path = SITE, notebooks: Optional[list[str]] = None, pa
 
     out = Path(out)
     (out / "executed").mkdir(parents=True, exist_ok=True)
-    lessons = notebooks or NOTEBOOKS
+    every_exercise = [e for n in NOTEBOOKS for e in EXERCISES.get(n, [])]
+    lessons = [n for n in NOTEBOOKS if n in notebooks] if notebooks else NOTEBOOKS
+    alone = [e for e in every_exercise if e in (notebooks or [])]
     pages = []  # (kind, name, title)
     minutes = {}  # name -> minutes its execution took (written to build.json: what a default run costs)
     todo = [("lesson", n, PROJECT_ROOT / "notebooks" / f"{n}.ipynb") for n in lessons]
     if exercises:
-        todo += [("exercise", e, PROJECT_ROOT / "solutions" / f"{e}.ipynb")
-                 for n in lessons for e in EXERCISES.get(n, [])]
+        todo += [("exercise", e, PROJECT_ROOT / "solutions" / f"{e}.ipynb") for e in every_exercise
+                 if e in alone or any(e in EXERCISES.get(n, []) for n in lessons)]
     exporter = offline_exporter(out)
     for kind, name, src in todo:
         dst = out / "executed" / src.name

@@ -31,7 +31,7 @@ class TemplateMatcher:
 
     @property
     def looks(self) -> dict:
-        return {"tiles": 0, "tile_every": 1}
+        return {"tiles": 0, "tile_every": 1, "window": 0.0}
 
     def clear_references(self) -> None:
         self.templates = []
@@ -87,7 +87,8 @@ class TemplateMatcher:
         return out
 
     def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100, batch_size: int = 16,
-                tiles: int = 0, tiled=None, decision=None) -> list[dict]:  # noqa: ARG002  (no decision: see above)
+                tiles: int = 0, tiled=None, windows=None,
+                decision=None) -> list[dict]:  # noqa: ARG002  (no decision: see above)
         """RefDet.predict's contract: per frame {boxes, scores, labels, det_scores, cosines (0), scale}."""
         from ..ops.tiles import frame_candidates
 
@@ -97,7 +98,7 @@ class TemplateMatcher:
             frames = [frames]
         res = []
         for boxes, scores, labels, scale in frame_candidates(self.propose, list(frames), conf, iou, max_det,
-                                                            batch_size, tiles, tiled):  # every look > conf already
+                                                            batch_size, tiles, tiled, windows):  # all looks > conf
             res.append({"boxes": boxes, "scores": scores, "labels": labels, "det_scores": scores,
                         "cosines": np.zeros(len(scores), np.float32), "scale": scale})
         return res

@@ -24,7 +24,7 @@ from ..data.video import iter_frames
 from ..errors import InputError
 from ..model.refdet import CANDIDATE_CONF
 from ..model.verifier import Decision, decision_features, logit
-from ..ops.boxes import box_iou
+from ..ops.boxes import best_iou
 from .inference import read_images
 from .metrics import best_conf
 from .search import ReferenceSearch
@@ -35,16 +35,17 @@ GRID = tuple(np.round(np.arange(0.02, 0.96, 0.02), 2))
 
 def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[str]] = None,
                        max_frames: Optional[int] = None, shots: int = 3, batch_size: int = 8,
-                       tiles: Optional[int] = None, tile_every: Optional[int] = None) -> dict:
+                       tiles: Optional[int] = None, tile_every: Optional[int] = None,
+                       window: Optional[float] = None) -> dict:
     """{video: {"frames": {frame: {"boxes", "det_scores", "cosines", "cue_cosines", "rel_size", "scale", "hit"}},
     "gt": {frame: (m, 4)}}} with the model's raw candidates (top-k per frame at the lowest score), through the
     reference search (eval/search.py) with `decision=Decision()`: the detector's own scores, the model's decision
-    untouched. tiles, tile_every: the finer looks, as predict_video takes them (None: the model's own)."""
+    untouched. tiles, tile_every, window: the finer looks, as predict_video takes them (None: the model's own)."""
     anns, _ = validate_dataset(data_root, annotations)
     vids = sorted(anns) if videos is None else list(videos)
     data_root = Path(data_root)
     search = ReferenceSearch(model, conf=CANDIDATE_CONF, max_det=100, batch_size=batch_size, tiles=tiles,
-                             tile_every=tile_every, decision=Decision())
+                             tile_every=tile_every, window=window, decision=Decision())
     out = {}
     try:
         for vid in vids:
@@ -53,7 +54,7 @@ def collect_candidates(model, data_root, annotations, videos: Optional[Sequence[
             cand = {}
             for i, _, r in search.candidates(data_root / vid / VIDEO_NAME, want):
                 g = anns[vid].boxes.get(i, np.zeros((0, 4), np.float32))
-                iou = box_iou(r["boxes"], g).max(1) if len(g) and len(r["boxes"]) else np.zeros(len(r["boxes"]))
+                iou = best_iou(r["boxes"], g)
                 cand[i] = {"boxes": r["boxes"], "det_scores": r["det_scores"], "cosines": r["cosines"],
                            "cue_cosines": r.get("cue_cosines", {}), "rel_size": r.get("rel_size"),
                            "scale": r.get("scale"), "hit": iou >= 0.5}

@@ -27,7 +27,8 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
                    conf: Optional[float] = None, iou: float = 0.5, out_dir: Optional[str | Path] = None,
                    progress: bool = True, verbose: bool = True, max_frames: Optional[int] = None,
                    videos: Optional[Sequence[str]] = None, predictions: Optional[dict] = None,
-                   track: bool = False, tiles: Optional[int] = None, tile_every: Optional[int] = None) -> dict:
+                   track: bool = False, tiles: Optional[int] = None, tile_every: Optional[int] = None,
+                   window: Optional[float] = None) -> dict:
     """{f"{k}-shot": evaluate_videos(...) results} for each k in `shots`; writes metrics.json and plots to out_dir.
 
     conf: the operating point of precision, recall and ST-IoU; None = the model's calibrated threshold
@@ -36,7 +37,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
 
     max_frames: score only the first N frames of each video (quick checks in lessons and tests).
     videos: score only these video ids (default: every video of the annotations).
-    tiles, tile_every: the finer looks (predict_video), e.g. tiles=2, tile_every=4 (None: the model's own).
+    tiles, tile_every, window: the finer looks (predict_video), e.g. tiles=2, tile_every=4 (None: the model's own).
     predictions: a dict to fill with {"k-shot": (predictions, ground truth) per video}, to score again at other
     confidence thresholds with `metrics.evaluate_videos` without running the model again.
     """
@@ -59,7 +60,7 @@ def evaluate_model(model, data_root: str | Path, annotations: str | Path, shots:
             video = data_root / vid / VIDEO_NAME
             frames = None if max_frames is None else list(range(max_frames))
             dets, _ = predict_video(model, video, conf=MAP_CONF, iou=iou, progress=progress, frames=frames,
-                                    track=track, tiles=tiles, tile_every=tile_every)
+                                    track=track, tiles=tiles, tile_every=tile_every, window=window)
             preds[vid] = dets
             gts[vid] = {f: np.zeros((0, 4), np.float32) for f in dets}
             gts[vid].update({f: b for f, b in anns[vid].boxes.items() if max_frames is None or f < max_frames})

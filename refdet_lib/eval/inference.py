@@ -20,18 +20,19 @@ from .search import Detections, ReferenceSearch
 
 def predict_video(model, video: str | Path, conf: float = 0.25, iou: float = 0.5, batch_size: int = 8,
                   max_det: int = 20, progress: bool = True, frames: Optional[list[int]] = None, track: bool = False,
-                  max_gap: int = 8, tiles: Optional[int] = None, tile_every: Optional[int] = None
-                  ) -> tuple[Detections, dict]:
+                  max_gap: int = 8, tiles: Optional[int] = None, tile_every: Optional[int] = None,
+                  window: Optional[float] = None) -> tuple[Detections, dict]:
     """Run a model with cached references over a video; returns ({frame: detections}, {"fps", "frames", "seconds"}):
     the reference search of eval/search.py with these settings.
 
     tiles N >= 2: every `tile_every`-th frame is also looked at as N x N tiles (RefDet.predict, ops/tiles.py);
-    None: the model's own scheme (`model.looks`, what its decision was calibrated with; none for a model without).
+    window Z > 1: also a square Z times smaller than the frame around the best live track while its box is small
+    (eval/search.Looks). None: the model's own scheme (`model.looks`, what its decision was calibrated with).
 
     track: one box per frame from the tracker (every candidate goes in; the tracked boxes scoring >= conf come
     out, as calibration chose the threshold); else every detection scoring >= conf."""
     search = ReferenceSearch(model, conf=conf, iou=iou, max_det=max_det, batch_size=batch_size, track=track,
-                             max_gap=max_gap, tiles=tiles, tile_every=tile_every)
+                             max_gap=max_gap, tiles=tiles, tile_every=tile_every, window=window)
     return search.run(video, frames, progress)
 
 

@@ -96,7 +96,7 @@ def recall_by_size(preds: dict, gts: dict, conf: float, bins: Sequence[float] = 
     print, split by size): where a model loses objects, small or large."""
     import numpy as np
 
-    from ..ops.boxes import box_iou
+    from ..ops.boxes import best_iou
     from .metrics import _as_pred
 
     edges = [0.0, *map(float, bins), float("inf")]
@@ -111,7 +111,7 @@ def recall_by_size(preds: dict, gts: dict, conf: float, bins: Sequence[float] = 
             p = preds.get(vid, {}).get(f)
             boxes, scores = _as_pred(p, f"{vid}[{f}]") if p is not None else (np.zeros((0, 4)), np.zeros(0))
             boxes = boxes[scores >= conf]
-            found = box_iou(g, boxes).max(1) >= 0.5 if len(boxes) else np.zeros(len(g), bool)
+            found = best_iou(g, boxes) >= 0.5
             k = np.searchsorted(edges, np.maximum(g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]), side="right") - 1
             np.add.at(n, k, 1)
             np.add.at(hit, k, found)

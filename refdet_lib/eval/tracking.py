@@ -59,6 +59,7 @@ class TargetTracker:
         self.obs: dict[int, list[tuple[int, np.ndarray, float]]] = {}  # track id -> [(frame, box, p)]
         self.frames: list[int] = []
         self.top: dict[int, tuple[np.ndarray, float]] = {}  # frame -> its best candidate (box, p)
+        self.latest: dict[int, tuple[int, np.ndarray, float, int]] = {}  # track id -> (last frame, box, sum p, n)
 
     def update(self, frame: int, det: dict, image: Optional[np.ndarray] = None) -> None:
         """One frame's candidates {"boxes" (n, 4), "scores" (n,)} (calibrated probabilities) and the frame itself
@@ -77,6 +78,17 @@ class TargetTracker:
             box = d.xyxy[idx] if 0 <= idx < len(d) else row[:4]
             p = float(d.conf[idx]) if 0 <= idx < len(d) else float(row[5])
             self.obs.setdefault(tid, []).append((int(frame), np.asarray(box, np.float32), p))
+            _, _, total, n = self.latest.get(tid, (0, None, 0.0, 0))
+            self.latest[tid] = (int(frame), np.asarray(box, np.float32), total + p, n + 1)
+
+    def focus(self) -> Optional[np.ndarray]:
+        """The last box (4,) of the best-scoring track seen within max_gap frames of the latest frame (the track
+        score below), or None: where a search window looks next (eval/search.Looks)."""
+        if not self.frames:
+            return None
+        now = self.frames[-1]
+        live = [(total / n * n / (n + 3), box) for f, box, total, n in self.latest.values() if now - f <= self.max_gap]
+        return max(live, key=lambda t: t[0])[1] if live else None
 
     def track_scores(self) -> dict[int, float]:
         return {t: float(np.mean([o[2] for o in ob])) * len(ob) / (len(ob) + 3) for t, ob in self.obs.items()}

@@ -89,7 +89,7 @@ def export_onnx(model, out_dir: str | Path, opset: int = 17, n_refs: int = 3) ->
     meta = {"imgsz": S, "support_size": R, "embed_dim": cfg.embed_dim, "opset": opset,
             "inputs": "images float32 (B,3,S,S) in [0,1], RGB, letterboxed (pad 114)",
             "reference_outputs": names, "decision": model.decision.to_dict(),
-            "looks": {"tiles": cfg.tiles, "tile_every": cfg.tile_every}}
+            "looks": {"tiles": cfg.tiles, "tile_every": cfg.tile_every, "window": cfg.window}}
     if model.verifier is not None:  # the third graph: crops (and reference photos) -> unit embeddings
         v = model.verifier.config
         paths["verifier"] = out / "verifier.onnx"

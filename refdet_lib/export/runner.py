@@ -93,10 +93,10 @@ class OnnxRefDet:
     @property
     def looks(self) -> dict:
         """The proposal scheme the exported model was calibrated with (export.json; none in older exports)."""
-        return dict(self.meta.get("looks") or {"tiles": 0, "tile_every": 1})
+        return dict(self.meta.get("looks") or {"tiles": 0, "tile_every": 1, "window": 0.0})
 
     def predict(self, frames: list[np.ndarray], conf: float = 0.25, iou: float = 0.5, max_det: int = 100,
-                batch_size: int = 8, tiles: int = 0, tiled=None, decision=None) -> list[dict]:
+                batch_size: int = 8, tiles: int = 0, tiled=None, windows=None, decision=None) -> list[dict]:
         """RefDet.predict's contract, run by onnxruntime (tiles, tiled: the finer looks, ops/tiles.py)."""
         from ..model.verifier import Cue, decide_candidates
         from ..ops.tiles import frame_candidates
@@ -113,8 +113,9 @@ class OnnxRefDet:
         for b0 in range(0, len(frames), batch_size):
             chunk = frames[b0:b0 + batch_size]
             which = None if tiled is None else list(tiled[b0:b0 + batch_size])
+            wins = None if windows is None else list(windows[b0:b0 + batch_size])
             for f, (boxes, det, labels, scale) in zip(chunk, frame_candidates(self.propose, chunk, conf, iou, k,
-                                                                               batch_size, tiles, which)):
+                                                                               batch_size, tiles, which, wins)):
                 res.append(decide_candidates(f, boxes, det, labels, decision or self.decision, conf, max_det,
                                              verifier, cues, scale))
         return res

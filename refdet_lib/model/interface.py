@@ -37,7 +37,8 @@ class ReferenceDetector(Protocol):
 
     @property
     def looks(self) -> dict:
-        """{"tiles", "tile_every"}: the proposal scheme the decision was calibrated with (predict_video's default)."""
+        """{"tiles", "tile_every", "window"}: the proposal scheme the decision was calibrated with (the search's
+        default)."""
 
     def set_references(self, images: list[np.ndarray]) -> "ReferenceDetector":
         """RGB uint8 photos of one object, embedded once; returns self."""
@@ -49,7 +50,8 @@ class ReferenceDetector(Protocol):
         """Preprocess -> inference -> postprocess: per image its k best candidates in the image's own pixels."""
 
     def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100, batch_size: int = 16,
-                tiles: int = 0, tiled=None, decision: Optional[object] = None) -> list[dict]:
+                tiles: int = 0, tiled=None, windows=None,
+                decision: Optional[object] = None) -> list[dict]:
         """Per frame {boxes, scores, labels, det_scores, cosines, scale}, scores >= conf, best first."""
 
 

@@ -50,6 +50,8 @@ class RefDet(nn.Module):
         if cfg.tiles not in (0, *range(2, 9)) or cfg.tile_every < 1:
             raise InputError(f"ModelConfig.tiles {cfg.tiles!r} / tile_every {cfg.tile_every!r}: tiles 0 (off) or "
                              "2-8, tile_every 1 or more")
+        if cfg.window != 0 and not 1 < cfg.window <= 8:
+            raise InputError(f"ModelConfig.window {cfg.window!r}: 0 (off) or a zoom in (1, 8]")
         yolo_sd = read_yolo_checkpoint(cfg.yolo_weights) if cfg.yolo_weights else None
         self.backbone = query_backbone(cfg.backbone, cfg.yolo_scale, yolo_sd, cfg.p2)  # yolov8 | mobilenetv2 + neck
         ch, self.strides = self.backbone.channels, self.backbone.strides
@@ -233,8 +235,9 @@ class RefDet(nn.Module):
 
     @property
     def looks(self) -> dict:
-        """The proposal scheme this model was calibrated with: {"tiles", "tile_every"} (predict_video's default)."""
-        return {"tiles": self.config.tiles, "tile_every": self.config.tile_every}
+        """The proposal scheme this model was calibrated with: {"tiles", "tile_every", "window"} (the search's
+        default)."""
+        return {"tiles": self.config.tiles, "tile_every": self.config.tile_every, "window": self.config.window}
 
     def clear_references(self) -> None:
         self._refs = self._ref_emb = self._embed = None
@@ -253,7 +256,7 @@ class RefDet(nn.Module):
 
     @torch.no_grad()
     def predict(self, frames, conf: float = 0.25, iou: float = 0.5, max_det: int = 100, batch_size: int = 16,
-                tiles: int = 0, tiled=None, decision: Optional[Decision] = None) -> list[dict]:
+                tiles: int = 0, tiled=None, windows=None, decision: Optional[Decision] = None) -> list[dict]:
         """RGB uint8 frames (any size; one array or a list) -> per frame {boxes (n,4) float32 xyxy original pixels,
         scores (n,) float32, labels (n,) int64 (index of the cached reference object), det_scores (n,) the
         detector's own, cosines (n,) the verifier's (0 without one), scale (n,) the look each came from (1: the
@@ -262,8 +265,9 @@ class RefDet(nn.Module):
         scores are the calibrated decision's probabilities (model.decision, from the checkpoint): with a verifier,
         the detector's top_k candidates of each frame are re-scored by their crops' likeness to the references.
         tiles N >= 2: frames also looked at as N x N overlapping tiles (ops/tiles.py), candidates merged across
-        looks; `tiled` (one bool per frame): which frames get the tiles (default: all). `decision`: decide with this
-        one instead of the model's (Decision(): the detector's own scores, what calibration collects)."""
+        looks; `tiled` (one bool per frame): which frames get the tiles (default: all); `windows` (one (m, 4) array or
+        None per frame): more looks at those windows (a track's search region, eval/search.Looks). `decision`: decide
+        with this one instead of the model's (Decision(): the detector's own scores, what calibration collects)."""
         if self._refs is None and self.config.head_mode != "standard":
             raise RuntimeError("predict() needs references: call model.set_references(images) first")
         if isinstance(frames, np.ndarray) and frames.ndim == 3:
@@ -277,8 +281,9 @@ class RefDet(nn.Module):
             for b0 in range(0, len(frames), batch_size):
                 chunk = [self._check_frame(b0 + i, f) for i, f in enumerate(frames[b0:b0 + batch_size])]
                 which = None if tiled is None else list(tiled[b0:b0 + batch_size])
+                wins = None if windows is None else list(windows[b0:b0 + batch_size])
                 for f, (boxes, det, labels, scale) in zip(chunk, frame_candidates(self.propose, chunk, conf, iou, k,
-                                                                                   batch_size, tiles, which)):
+                                                                                   batch_size, tiles, which, wins)):
                     results.append(self._decide(f, boxes, det, labels, conf, max_det, scale, decision))
         finally:
             if was:
@@ -343,8 +348,8 @@ class RefDet(nn.Module):
             return "siamese: shares the backbone"
         return self.config.dino_model if self.reference.network == "dinov2" else "ImageNet MobileNetV2"
 
-    def parameter_report(self, verbose: bool = True) -> dict[str, dict[str, int]]:
-        """Parameters per component (total and trainable); prints a table when verbose."""
+    def components(self) -> dict[str, list[nn.Parameter]]:
+        """{component: its parameters}, the parts parameter_report counts (and exercise 6 with it)."""
         vit = set(id(p) for p in self._vit_parameters())
         rows = {
             f"reference encoder ({self._reference_name})": self._vit_parameters(),
@@ -356,8 +361,12 @@ class RefDet(nn.Module):
         }
         if self.match is not None:
             rows["appearance match"] = list(self.match.parameters())
+        return rows
+
+    def parameter_report(self, verbose: bool = True) -> dict[str, dict[str, int]]:
+        """Parameters per component (total and trainable); prints a table when verbose."""
         rep = {k: {"params": sum(p.numel() for p in v), "trainable": sum(p.numel() for p in v if p.requires_grad)}
-               for k, v in rows.items()}
+               for k, v in self.components().items()}
         rep["total"] = {k: sum(r[k] for r in rep.values()) for k in ("params", "trainable")}
         rep["total per frame (cached references)"] = {
             k: rep["total"][k] - rep[f"reference encoder ({self._reference_name})"][k]

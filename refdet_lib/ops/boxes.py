@@ -114,6 +114,13 @@ def box_iou(a, b) -> np.ndarray:
     return _ul_box_iou(a, b).cpu().numpy().astype(np.float64)
 
 
+def best_iou(boxes, targets) -> np.ndarray:
+    """(N,) each of `boxes` (N, 4)' highest IoU with any of `targets` (M, 4), 0 where there is none: whether a
+    candidate covers the object (calibration's hits, the verifier's mined mistakes, recall by size)."""
+    n, m = len(np.asarray(boxes).reshape(-1, 4)), len(np.asarray(targets).reshape(-1, 4))
+    return box_iou(boxes, targets).max(1) if n and m else np.zeros(n, np.float64)
+
+
 def nms_per_class(boxes: torch.Tensor, scores: torch.Tensor, conf: float = 0.25, iou: float = 0.5,
                   max_det: int = 100) -> dict:
     """One image: boxes (A, 4) xyxy, scores (C, A) probabilities -> best class per anchor, threshold, class-wise NMS

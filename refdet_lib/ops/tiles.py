@@ -43,6 +43,18 @@ def magnification(height: int, width: int, window) -> float:
     return max(height, width) / max(y1 - y0, x1 - x0)
 
 
+def window_around(box, height: int, width: int, zoom: float) -> np.ndarray:
+    """(4,) int xyxy: a square of side max(H, W) / zoom (at most the frame's shorter side) centred on `box`, moved
+    inside the frame: a tracker's search region, whose content the detector sees `zoom` times larger."""
+    if zoom < 1:
+        raise InputError(f"window zoom must be >= 1 (got {zoom})")
+    side = int(min(math.ceil(max(height, width) / zoom), height, width))
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0 = int(np.clip(round(cx - side / 2), 0, width - side))
+    y0 = int(np.clip(round(cy - side / 2), 0, height - side))
+    return np.array([x0, y0, x0 + side, y0 + side], np.int64)
+
+
 def merge_looks(looks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], iou: float,
                 k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """[(boxes (n, 4) frame pixels, det_scores (n,), labels (n,), scale (n,))] of one frame's looks -> the same four
@@ -60,23 +72,26 @@ def merge_looks(looks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 
 
 def frame_candidates(propose, frames: list[np.ndarray], conf: float, iou: float, k: int, batch_size: int,
-                     grid: int = 0, which=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Every look at each frame -> per frame (boxes, det_scores, labels, scale), merged. `propose(images, conf, iou,
-    k)` is a detector's preprocess -> inference -> postprocess (RefDet.propose, the ONNX runner's) returning per
-    image (boxes in its own pixels, det_scores, labels); grid >= 2 adds grid x grid tiles of the frames `which` marks
-    (one bool a frame; default all), run through the same `propose` in batches of `batch_size`."""
+                     grid: int = 0, which=None, windows=None) -> list[tuple]:
+    """Every look at each frame -> per frame (boxes (n, 4), det_scores (n,), labels (n,), scale (n,)), merged.
+    `propose(images, conf, iou, k)` is a detector's preprocess -> inference -> postprocess (RefDet.propose, the ONNX
+    runner's) returning per image (boxes in its own pixels, det_scores, labels); grid >= 2 adds grid x grid tiles of
+    the frames `which` marks (one bool a frame; default all); `windows` (one (m, 4) array or None a frame) adds those
+    windows too (a tracker's search region, window_around); every crop through the same `propose` in batches of
+    `batch_size`."""
     looks = [[(*c, np.ones(len(c[0]), np.float32))] for c in propose(frames, conf, iou, k)]
-    if grid >= 2:
-        crops, owner = [], []
-        for j, f in enumerate(frames):
-            if which is None or which[j]:
-                for w in tile_windows(*f.shape[:2], grid):
-                    crops.append((np.ascontiguousarray(f[w[1]:w[3], w[0]:w[2]]), w))
-                    owner.append(j)
-        for t0 in range(0, len(crops), batch_size):
-            part = crops[t0:t0 + batch_size]
-            for (_, w), j, (boxes, det, labels) in zip(part, owner[t0:t0 + batch_size],
-                                                       propose([c for c, _ in part], conf, iou, k)):
-                looks[j].append((boxes + np.array([w[0], w[1], w[0], w[1]], np.float32), det, labels,
-                                 np.full(len(boxes), magnification(*frames[j].shape[:2], w), np.float32)))
+    crops, owner = [], []
+    for j, f in enumerate(frames):
+        extra = list(tile_windows(*f.shape[:2], grid)) if grid >= 2 and (which is None or which[j]) else []
+        if windows is not None and windows[j] is not None:
+            extra += list(np.asarray(windows[j], np.int64).reshape(-1, 4))
+        for w in extra:
+            crops.append((np.ascontiguousarray(f[w[1]:w[3], w[0]:w[2]]), w))
+            owner.append(j)
+    for t0 in range(0, len(crops), batch_size):
+        part = crops[t0:t0 + batch_size]
+        for (_, w), j, (boxes, det, labels) in zip(part, owner[t0:t0 + batch_size],
+                                                   propose([c for c, _ in part], conf, iou, k)):
+            looks[j].append((boxes + np.array([w[0], w[1], w[0], w[1]], np.float32), det, labels,
+                             np.full(len(boxes), magnification(*frames[j].shape[:2], w), np.float32)))
     return [merge_looks(fl, iou, k) if len(fl) > 1 else fl[0] for fl in looks]

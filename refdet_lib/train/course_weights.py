@@ -272,8 +272,11 @@ def card(man: dict, scores: dict) -> str:
         f"| verifier | crop CNN (64 px crops, SupCon + batch-hard triplet), budget {r['minutes']['verifier']:.1f} "
         f"min, {v['n_ids']} identities a batch, {v['bank']} generated identities + {v['n_fresh']} fresh a batch"
         f"{cues} |",
-        f"| proposals | the frame at {d['imgsz']} px{' with a stride-4 level' if d.get('p2') else ''}, no tiles (`refdet predict --tiles 2 --tile_every 4` adds them; "
-        "measured and not adopted: benchmarks/README.md, \"Ten-pixel objects on the adopted weights\") |",
+        f"| proposals | the frame at {d['imgsz']} px{' with a stride-4 level' if d.get('p2') else ''}, no finer look "
+        "by default: 2 x 2 tiles every 4th frame (`refdet predict --tiles 2 --tile_every 4`) and the track's search "
+        "window (`--window 2`) are options, each with its decision refitted (`refdet calibrate` with the same flags); "
+        "measured side by side and not adopted: benchmarks/README.md, \"Ten-pixel objects on the adopted weights\" "
+        "and \"The track's search window\" |",
         f"| decision | {Decision.from_dict(dec).formula()}, threshold "
         f"{dec['threshold']:.2f} tracked ({dec['frame_threshold']:.2f} frames alone): logistic calibration and "
         "ST-IoU-best thresholds on 12 training videos |",

@@ -29,7 +29,7 @@ from ..model.artifact import Artifact
 from ..model.loading import load_model, with_verifier
 from ..model.refdet import CANDIDATE_CONF
 from ..model.verifier import Decision, build_verifier
-from ..ops.boxes import box_iou
+from ..ops.boxes import best_iou
 from ..ops.images import crop_patches, read_rgb
 from ..runtime import select_device, usable_workers
 from .trainer import Trainer
@@ -52,8 +52,7 @@ def mine_false_positives(model, ds: RefDetDataset, size: int, context: float, pe
                                   decision=Decision())[0]  # the detector's own ranking
                 if not len(r["boxes"]):
                     continue
-                iou = box_iou(r["boxes"], it["bboxes"]).max(1) if len(it["bboxes"]) else np.zeros(len(r["boxes"]))
-                miss = r["boxes"][iou < max_iou][:per_frame]
+                miss = r["boxes"][best_iou(r["boxes"], it["bboxes"]) < max_iou][:per_frame]
                 if len(miss):
                     out.append(crop_patches(it["query_frame"], miss, size, context))
     finally:

@@ -26,6 +26,10 @@ _BBOX_CASES = [
     ("NaN coordinate", (10, 10, float("nan"), 50)),
     ("infinite coordinate", (10, 10, 50, float("inf"))),
     ("fractional box inside", (10.25, 20.5, 30.75, 40.125)),
+    # more than one problem in one box: all of them are reported, not the first
+    ("past the frame on all four sides", (-3, -2, "W+1", "H+0.5")),
+    ("NaN and infinity in one box", (float("nan"), 10, 50, float("inf"))),
+    ("negative x1 and y2 past the frame", (-1, 10, 50, "H+0.5")),
 ]
 
 
@@ -40,11 +44,12 @@ def _sample_video_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _library_bbox_verdicts() -> tuple[int, int, list[tuple[str, tuple, bool, str]]]:
+def _library_bbox_verdicts() -> tuple[int, int, list[tuple[str, tuple, bool, list[tuple[str, str]]]]]:
     """Run validate_dataset on a one-video dataset holding every crafted box on its own frame.
 
-    Returns (width, height, [(case, box, valid, library message)]). The video and references are the real sample
-    files (symlinked), so the frame size and the checks are exactly what training sees.
+    Returns (width, height, [(case, box, valid, the library's [(field, message)] for the box)]). The video and
+    references are the real sample files (symlinked), so the frame size and the checks are exactly what training
+    sees.
     """
     from ...data import DatasetError, validate_dataset, video_info
 
@@ -71,17 +76,20 @@ def _library_bbox_verdicts() -> tuple[int, int, list[tuple[str, tuple, bool, str
     for p in problems:
         if p.frame is None:
             raise RuntimeError(f"unexpected dataset problem in the exercise's own data: {p}")
-        bad.setdefault(p.frame, []).append(p.message)
-    return w, h, [(name, b, f not in bad, "; ".join(bad.get(f, []))) for f, (name, b) in enumerate(boxes)]
+        bad.setdefault(p.frame, []).append((p.field, p.message))
+    return w, h, [(name, b, f not in bad, bad.get(f, [])) for f, (name, b) in enumerate(boxes)]
 
 
 def check_bbox_validator(bbox_problems: Callable) -> None:
     """Exercise 1. `bbox_problems(x1, y1, x2, y2, width, height) -> list[str]` (empty list = valid box) must agree
-    with `refdet_lib.data.validate_dataset` on every crafted box, and give a message for every bad one."""
+    with `refdet_lib.data.validate_dataset` on every crafted box: a box the library rejects gets at least as many
+    messages as the library found, and every field the library names (x1, y1, x2, y2) appears in them, so a box
+    with three problems is fixed in one pass."""
     name = "bbox_problems"
     w, h, cases = _library_bbox_verdicts()
     failures = []
-    for case, box, valid, lib_msg in cases:
+    for case, box, valid, lib in cases:
+        lib_msg = "; ".join(m for _, m in lib)
         got = _call(name, bbox_problems, *box, w, h)
         if not isinstance(got, (list, tuple)) or not all(isinstance(m, str) for m in got):
             failures.append(f"{case} {_short(list(box))} on {w}x{h}: expected a list of strings, got {_short(got)}")
@@ -94,4 +102,12 @@ def check_bbox_validator(bbox_problems: Callable) -> None:
                             "returned no problem")
         elif not valid and not all(m.strip() for m in got):
             failures.append(f"{case}: problems must be readable messages, got {list(got)}")
+        elif not valid and len(got) < len(lib):
+            failures.append(f"{case} {_short(list(box))}: the library finds {len(lib)} problems ({lib_msg}), you "
+                            f"reported {len(got)}: collect every problem, do not stop at the first")
+        elif not valid:
+            unnamed = [fld for fld, _ in lib if not any(fld in m for m in got)]
+            if unnamed:
+                failures.append(f"{case} {_short(list(box))}: no message names {', '.join(unnamed)} (the library: "
+                                f"{lib_msg}); say which coordinate is at fault")
     _verdict(name, failures, len(cases), "Every bad box would have been caught before training.")
