@@ -25,6 +25,24 @@ def test_committed_executed_course_is_current():
         assert src.exists() and src.parent.name in ("notebooks", "solutions"), src
 
 
+def test_every_lesson_and_exercise_is_published_with_its_outputs():
+    """The committed copies are the course a reader sees without running it (issue: "a course you can read"): every
+    lesson and exercise solution is there, every code cell of a copy that produced output kept it, and each lesson
+    shows at least one picture. Outputs are what these copies are for; the notebooks themselves stay without."""
+    from refdet_lib.course import NOTEBOOKS
+    from refdet_lib.course.site import EXERCISES
+
+    names = [*NOTEBOOKS, *(e for n in NOTEBOOKS for e in EXERCISES.get(n, []))]
+    missing = [n for n in names if not (PUBLISHED / f"{n}.ipynb").exists()]
+    assert not missing, f"not published: {missing} (make site)"
+    for n in names:
+        nb = nbformat.read(str(PUBLISHED / f"{n}.ipynb"), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert sum(bool(c.get("outputs")) for c in code) >= 2, f"{n}: an executed copy without outputs"
+        if n in NOTEBOOKS:
+            assert any("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", [])), n
+
+
 def _png(w=320, h=200) -> str:
     import matplotlib
     matplotlib.use("Agg")

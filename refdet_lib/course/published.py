@@ -14,9 +14,10 @@ stale only the lessons that show it.
 from __future__ import annotations
 
 import base64
+import fnmatch
+import functools
 import hashlib
 import io
-import fnmatch
 import json
 import re
 from pathlib import Path
@@ -34,8 +35,7 @@ def _sha(data: bytes) -> str:
 def figure_files(root: Path = PROJECT_ROOT, notebook: Path | None = None) -> dict[str, str]:
     """{path relative to root: sha256} of the files the lessons' figures come from; with `notebook`, only those it
     shows (the module docstring: the weights and card, and the results its text or the course layer names)."""
-    names = None if notebook is None else _json_names(Path(notebook).read_text(), *(
-        p.read_text() for p in sorted(Path(__file__).parent.glob("*.py"))))
+    names = None if notebook is None else _json_names(Path(notebook).read_text()) | _course_layer_names()
     out = {}
     for pattern in FIGURE_FILES:
         for p in sorted(root.glob(pattern)):
@@ -43,6 +43,12 @@ def figure_files(root: Path = PROJECT_ROOT, notebook: Path | None = None) -> dic
             if names is None or not rel.startswith("benchmarks/") or any(fnmatch.fnmatch(p.name, n) for n in names):
                 out[rel] = _sha(p.read_bytes())
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _course_layer_names() -> frozenset[str]:
+    """The results the course layer's own code reads (refdet_lib/course/*.py), read once a process."""
+    return frozenset(_json_names(*(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))))
 
 
 def _json_names(*texts: str) -> set[str]:

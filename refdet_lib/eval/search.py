@@ -67,7 +67,7 @@ class Looks:
         if self.window > 1 and focus is not None and len(frames):
             h, w = frames[0].shape[:2]
             if max(focus[2] - focus[0], focus[3] - focus[1]) < WINDOW_SMALL * max(h, w):
-                out["windows"] = [window_around(focus, *f.shape[:2], self.window)[None] for f in frames]
+                out["windows"] = [window_around(focus, h, w, self.window)[None]] * len(frames)  # one video, one size
         return out
 
 
@@ -132,7 +132,8 @@ class ReferenceSearch:
 
         info = video_info(video)
         total = info["frames"] if frames is None else len({int(f) for f in frames if 0 <= int(f) < info["frames"]})
-        tracker = TargetTracker(info["fps"] or 25.0, self.max_gap) if self.track else None
+        # the tracker that reports (track=True) also steers the window; one made here saves candidates() a header read
+        tracker = TargetTracker(info["fps"] or 25.0, self.max_gap) if self.track or self.looks.window > 1 else None
         out: Detections = {}
         t0 = time.perf_counter()
         with tqdm(total=total, desc=f"predict {Path(video).parent.name or Path(video).name}", unit="frame",
@@ -143,7 +144,7 @@ class ReferenceSearch:
             raise DatasetError([Problem(str(video), f"its header says {info['frames']} frames but decoding stopped "
                                         f"after {max(out, default=-1) + 1} (corrupt or truncated mid-stream)",
                                         video_id=Path(video).parent.name, field="frames")])
-        if tracker is not None:
+        if self.track:
             out = {f: d if len(d["scores"]) and d["scores"][0] >= self.conf else empty()
                    for f, d in tracker.result().items()}
         secs = time.perf_counter() - t0

@@ -28,6 +28,11 @@ TRACKER_ARGS = dict(tracker_type="botsort", track_high_thresh=0.05, track_low_th
                     proximity_thresh=0.5, appearance_thresh=0.8, with_reid=False, model="auto")
 
 
+def track_score(mean_p: float, n: int) -> float:
+    """mean(p) * n / (n + 3): a track found on more frames outranks a brief one of the same mean (module docstring)."""
+    return mean_p * n / (n + 3)
+
+
 class _Detections:
     """The slice of ultralytics' Boxes a tracker reads: conf, xyxy, xywh, cls, boolean indexing, len."""
 
@@ -87,11 +92,12 @@ class TargetTracker:
         if not self.frames:
             return None
         now = self.frames[-1]
-        live = [(total / n * n / (n + 3), box) for f, box, total, n in self.latest.values() if now - f <= self.max_gap]
+        live = [(track_score(total / n, n), box) for f, box, total, n in self.latest.values()
+                if now - f <= self.max_gap]
         return max(live, key=lambda t: t[0])[1] if live else None
 
     def track_scores(self) -> dict[int, float]:
-        return {t: float(np.mean([o[2] for o in ob])) * len(ob) / (len(ob) + 3) for t, ob in self.obs.items()}
+        return {t: track_score(float(np.mean([o[2] for o in ob])), len(ob)) for t, ob in self.obs.items()}
 
     def result(self) -> dict[int, dict]:
         scores = self.track_scores()
